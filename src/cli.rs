@@ -1,0 +1,132 @@
+//! The command line: clap structs, help text, and their conversion into configuration inputs.
+//! Nothing here touches Docker or reads the environment.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, FromArgMatches, Parser, Subcommand};
+
+use crate::config::{Inputs, SETTINGS, Shape};
+
+/// Multi-node Kubernetes clusters in Docker, for CI and local work.
+#[derive(Debug, Parser)]
+#[command(name = "kdc", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// More detail on stderr (repeat for more).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Machine-readable JSON on stdout (commands that print data).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Config file [default: kdc.toml in the working directory, if present].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the cluster plan (names, networks, addresses) without touching Docker.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// One flag per setting of [`SETTINGS`] that has a flag; built from the table so that flags,
+/// environment variables and config keys cannot drift apart.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterArgs {
+    values: Vec<(crate::config::Key, String)>,
+}
+
+impl ClusterArgs {
+    /// Adds the flags to `inputs` (the highest layer).
+    pub fn apply(&self, inputs: &mut Inputs) {
+        for (key, value) in &self.values {
+            inputs.set_flag(*key, value.clone());
+        }
+    }
+}
+
+impl FromArgMatches for ClusterArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut values = Vec::new();
+        for s in SETTINGS {
+            let Some(flag) = s.flag else { continue };
+            match s.shape {
+                Shape::Value => {
+                    if let Some(v) = m.get_one::<String>(flag) {
+                        values.push((s.key, v.clone()));
+                    }
+                }
+                Shape::Switch => {
+                    if m.get_flag(flag) {
+                        values.push((s.key, "true".to_string()));
+                    }
+                }
+            }
+        }
+        Ok(ClusterArgs { values })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl Args for ClusterArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        SETTINGS.iter().fold(cmd, |cmd, s| {
+            let Some(flag) = s.flag else { return cmd };
+            let help = format!("{} [env: {}] [default: {}]", s.help, s.env, s.default);
+            let arg = clap::Arg::new(flag).long(flag).help(help).help_heading("Cluster");
+            cmd.arg(match s.shape {
+                Shape::Value => arg.value_name("VALUE").action(ArgAction::Set),
+                Shape::Switch => arg.action(ArgAction::SetTrue),
+            })
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Key;
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn cluster_flags_map_to_keys() {
+        let cli = Cli::try_parse_from(["kdc", "plan", "--ip-mode", "ipv6", "--skip-snapshot", "--num-nodes", "3"]).unwrap();
+        let Command::Plan(args) = cli.command;
+        let mut inputs = Inputs::default();
+        args.cluster.apply(&mut inputs);
+        assert_eq!(inputs.get(Key::IpMode).unwrap().0, "ipv6");
+        assert_eq!(inputs.get(Key::SkipSnapshot).unwrap().0, "true");
+        assert_eq!(inputs.get(Key::NumNodes).unwrap().0, "3");
+        assert!(inputs.get(Key::Label).is_none());
+    }
+}
