@@ -38,6 +38,64 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Print the cluster plan (names, networks, addresses) without touching Docker.
     Plan(PlanArgs),
+    /// Bring the cluster up: network, volumes, node containers with systemd. A cluster whose
+    /// volumes survived `down` restarts from them (fast); a running one is restarted.
+    Up(UpArgs),
+    /// Remove the node containers; keep volumes, network and support containers for a fast `up`.
+    Down(ClusterOnlyArgs),
+    /// Remove everything the cluster owns: containers, volumes, network.
+    Clean(CleanArgs),
+    /// List kdc clusters and their nodes (table, or --json).
+    Status,
+    /// List resources (`kdc get clusters` is `kdc status`).
+    #[command(subcommand)]
+    Get(GetCommand),
+    /// Print the host port of the cluster's API server.
+    ApiserverPort(ClusterOnlyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GetCommand {
+    /// List kdc clusters and their nodes.
+    Clusters,
+}
+
+/// Commands that only need to know which cluster.
+#[derive(Debug, Args)]
+pub struct ClusterOnlyArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Clean every kdc cluster on this Docker engine.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// What sets Kubernetes up on the machines once they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Bootstrapper {
+    /// Machines only: node containers with systemd, no Kubernetes.
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Keep what was created when `up` fails or is interrupted (for debugging).
+    #[arg(long)]
+    pub retain: bool,
+    /// What to run after the machines are up.
+    #[arg(long, value_enum, default_value = "none")]
+    pub bootstrapper: Bootstrapper,
+    /// Seconds each node may take to reach systemd `running`.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub wait_systemd: u64,
 }
 
 #[derive(Debug, Args)]
@@ -94,7 +152,10 @@ impl Args for ClusterArgs {
         SETTINGS.iter().fold(cmd, |cmd, s| {
             let Some(flag) = s.flag else { return cmd };
             let help = format!("{} [env: {}] [default: {}]", s.help, s.env, s.default);
-            let arg = clap::Arg::new(flag).long(flag).help(help).help_heading("Cluster");
+            let arg = clap::Arg::new(flag)
+                .long(flag)
+                .help(help)
+                .help_heading("Cluster");
             cmd.arg(match s.shape {
                 Shape::Value => arg.value_name("VALUE").action(ArgAction::Set),
                 Shape::Switch => arg.action(ArgAction::SetTrue),
@@ -120,8 +181,19 @@ mod tests {
 
     #[test]
     fn cluster_flags_map_to_keys() {
-        let cli = Cli::try_parse_from(["kdc", "plan", "--ip-mode", "ipv6", "--skip-snapshot", "--num-nodes", "3"]).unwrap();
-        let Command::Plan(args) = cli.command;
+        let cli = Cli::try_parse_from([
+            "kdc",
+            "plan",
+            "--ip-mode",
+            "ipv6",
+            "--skip-snapshot",
+            "--num-nodes",
+            "3",
+        ])
+        .unwrap();
+        let Command::Plan(args) = cli.command else {
+            panic!("not plan")
+        };
         let mut inputs = Inputs::default();
         args.cluster.apply(&mut inputs);
         assert_eq!(inputs.get(Key::IpMode).unwrap().0, "ipv6");

@@ -26,6 +26,12 @@ pub enum KdcError {
     /// The configuration or the plan derived from it is invalid; every problem is listed.
     #[error(transparent)]
     Invalid(#[from] crate::config::Problems),
+    /// The container runtime refused or failed an operation.
+    #[error(transparent)]
+    Provider(#[from] crate::docker::ProviderError),
+    /// A cluster command failed in one of its actions.
+    #[error(transparent)]
+    Cluster(crate::cluster::ClusterError),
     /// Writing a result to stdout or a file failed.
     #[error("cannot write {what}")]
     Io {
@@ -39,6 +45,15 @@ pub enum KdcError {
     /// The user interrupted the command.
     #[error("interrupted")]
     Interrupted,
+}
+
+impl From<crate::cluster::ClusterError> for KdcError {
+    fn from(e: crate::cluster::ClusterError) -> Self {
+        match e {
+            crate::cluster::ClusterError::Interrupted => KdcError::Interrupted,
+            other => KdcError::Cluster(other),
+        }
+    }
 }
 
 impl KdcError {

@@ -6,10 +6,14 @@
 //! about a cluster from it; the commands in [`commands`] do the work.
 
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod docker;
 pub mod error;
+pub mod events;
 pub mod plan;
+pub mod report;
 
 use std::process::ExitCode;
 
@@ -25,7 +29,10 @@ pub struct Env {
 impl Env {
     /// The real process environment and working directory.
     pub fn from_process() -> Env {
-        Env { vars: std::env::vars().collect(), cwd: std::env::current_dir().unwrap_or_default() }
+        Env {
+            vars: std::env::vars().collect(),
+            cwd: std::env::current_dir().unwrap_or_default(),
+        }
     }
 }
 

@@ -1,10 +1,11 @@
 //! One function per command: gather inputs, do the work, print results to stdout.
 
+mod cluster;
 mod plan;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, ClusterArgs, Command, GlobalArgs};
+use crate::cli::{Cli, ClusterArgs, Command, GetCommand, GlobalArgs};
 use crate::config::{self, Inputs};
 use crate::{Env, KdcError};
 
@@ -12,12 +13,23 @@ use crate::{Env, KdcError};
 pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
     match cli.command {
         Command::Plan(args) => plan::run(&cli.global, &args, env),
+        Command::Up(args) => cluster::up(&cli.global, &args, env),
+        Command::Down(args) => cluster::down(&cli.global, &args, env),
+        Command::Clean(args) => cluster::clean(&cli.global, &args, env),
+        Command::Status | Command::Get(GetCommand::Clusters) => cluster::status(&cli.global),
+        Command::ApiserverPort(args) => cluster::apiserver_port(&cli.global, &args, env),
     }
 }
 
 /// Resolves the configuration (flags > environment > file > defaults) and prints warnings.
-pub fn load_config(global: &GlobalArgs, cluster: &ClusterArgs, env: &Env) -> Result<config::Config, KdcError> {
-    let mut inputs = Inputs::default().with_env(env.vars.iter().map(|(k, v)| (k, v))).with_file(global.config.as_deref(), &env.cwd)?;
+pub fn load_config(
+    global: &GlobalArgs,
+    cluster: &ClusterArgs,
+    env: &Env,
+) -> Result<config::Config, KdcError> {
+    let mut inputs = Inputs::default()
+        .with_env(env.vars.iter().map(|(k, v)| (k, v)))
+        .with_file(global.config.as_deref(), &env.cwd)?;
     cluster.apply(&mut inputs);
     let resolved = config::resolve(&inputs)?;
     if !global.quiet {

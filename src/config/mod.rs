@@ -70,7 +70,12 @@ pub struct Problems {
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.list.len();
-        write!(f, "invalid {}: {n} problem{}", self.subject, if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "invalid {}: {n} problem{}",
+            self.subject,
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.list {
             write!(f, "\n  - {p}")?;
         }
@@ -126,10 +131,15 @@ impl Inputs {
         };
         let fail = |message: String| Problems {
             subject: "configuration",
-            list: vec![Problem { what: path.display().to_string(), message }],
+            list: vec![Problem {
+                what: path.display().to_string(),
+                message,
+            }],
         };
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            fail(format!("cannot read the config file ({e}); check the path given to --config"))
+            fail(format!(
+                "cannot read the config file ({e}); check the path given to --config"
+            ))
         })?;
         let table: toml::Table = text
             .parse()
@@ -157,7 +167,10 @@ impl Inputs {
             }
         }
         if !problems.is_empty() {
-            return Err(Problems { subject: "configuration", list: problems });
+            return Err(Problems {
+                subject: "configuration",
+                list: problems,
+            });
         }
         self.file_path = Some(path);
         Ok(self)
@@ -174,7 +187,13 @@ impl Inputs {
         }
         let v = self.file.get(&key)?;
         let path = self.file_path.clone().unwrap_or_default();
-        Some((v, Origin::File { path, key: s.file_key.unwrap_or(s.env) }))
+        Some((
+            v,
+            Origin::File {
+                path,
+                key: s.file_key.unwrap_or(s.env),
+            },
+        ))
     }
 }
 
@@ -245,7 +264,11 @@ impl CniPlugin {
     ];
 
     pub fn as_str(self) -> &'static str {
-        Self::ALL.iter().find(|(c, _)| *c == self).map(|(_, n)| *n).unwrap_or("bridge")
+        Self::ALL
+            .iter()
+            .find(|(c, _)| *c == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("bridge")
     }
 
     /// Whether the plugin is one of kdc's own static-route plugins that support IPv6 pods.
@@ -298,7 +321,11 @@ pub struct Resolved {
 
 /// Validates the inputs into a [`Config`], collecting every problem.
 pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
-    let mut r = Resolver { inputs, problems: Vec::new(), warnings: Vec::new() };
+    let mut r = Resolver {
+        inputs,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+    };
 
     let ip_mode = r
         .parse(Key::IpMode, |v| match v.trim() {
@@ -329,7 +356,9 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
         .filter(|l| l != DEFAULT_LABEL);
     let num_nodes = r
         .parse(Key::NumNodes, |v| {
-            v.trim().parse::<u16>().map_err(|_| "must be a whole number of worker nodes (0 or more)".into())
+            v.trim()
+                .parse::<u16>()
+                .map_err(|_| "must be a whole number of worker nodes (0 or more)".into())
         })
         .unwrap_or(2);
     let cni_plugin = r
@@ -348,9 +377,12 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
         .parse(Key::Dns64Prefix, |v| {
             let v = v.trim();
             if !v.ends_with("::") {
-                return Err("must be an IPv6 prefix ending in '::', such as fd00:10:64:ff9b::".into());
+                return Err(
+                    "must be an IPv6 prefix ending in '::', such as fd00:10:64:ff9b::".into(),
+                );
             }
-            v.parse::<Ipv6Addr>().map_err(|_| "not an IPv6 address".into())
+            v.parse::<Ipv6Addr>()
+                .map_err(|_| "not an IPv6 address".into())
         })
         .unwrap_or(Ipv6Addr::new(0xfd00, 0x10, 0x64, 0xff9b, 0, 0, 0, 0));
     let dns64_prefix_size = r
@@ -359,7 +391,9 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
                 .parse::<u8>()
                 .ok()
                 .filter(|n| [32, 40, 48, 56, 64, 96].contains(n))
-                .ok_or_else(|| "must be 32, 40, 48, 56, 64 or 96 (the NAT64 prefix lengths of RFC 6052)".into())
+                .ok_or_else(|| {
+                    "must be 32, 40, 48, 56, 64 or 96 (the NAT64 prefix lengths of RFC 6052)".into()
+                })
         })
         .unwrap_or(96);
     let nat64_v4_subnet_prefix = r
@@ -370,13 +404,18 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
                     (Ok(a), Ok(b)) => Ok([a, b]),
                     _ => Err("both octets must be numbers from 0 to 255, as in 172.18".into()),
                 },
-                _ => Err(format!("must be two octets, as in 172.18 (have {} parts)", parts.len())),
+                _ => Err(format!(
+                    "must be two octets, as in 172.18 (have {} parts)",
+                    parts.len()
+                )),
             }
         })
         .unwrap_or([172, 18]);
     let remote_dns64_v4server = r
         .parse(Key::RemoteDns64V4Server, |v| {
-            v.trim().parse::<Ipv4Addr>().map_err(|_| "must be an IPv4 address such as 8.8.8.8".into())
+            v.trim()
+                .parse::<Ipv4Addr>()
+                .map_err(|_| "must be an IPv4 address such as 8.8.8.8".into())
         })
         .unwrap_or(Ipv4Addr::new(8, 8, 8, 8));
     let mut allow_aaaa_use = r.parse(Key::AllowAaaaUse, parse_bool);
@@ -389,7 +428,8 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
         }
         IpMode::Ipv4 => {
             if allow_aaaa_use == Some(true) {
-                r.warnings.push("DIND_ALLOW_AAAA_USE is ignored in ipv4 mode".into());
+                r.warnings
+                    .push("DIND_ALLOW_AAAA_USE is ignored in ipv4 mode".into());
             }
             allow_aaaa_use = Some(false);
         }
@@ -397,7 +437,9 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
     }
     let apiserver_port = r
         .parse(Key::ApiserverPort, |v| {
-            v.trim().parse::<u16>().map_err(|_| "must be a port number from 1 to 65535 (0 picks a free port)".into())
+            v.trim()
+                .parse::<u16>()
+                .map_err(|_| "must be a port number from 1 to 65535 (0 picks a free port)".into())
         })
         .filter(|p| *p != 0);
     let image = r
@@ -414,7 +456,9 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
         .parse(Key::K8sVersion, |v| {
             let bare = v.trim().trim_start_matches('v');
             let parts: Vec<&str> = bare.split('.').collect();
-            let numeric = parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            let numeric = parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
             if numeric && (2..=3).contains(&parts.len()) {
                 Ok(format!("v{bare}"))
             } else {
@@ -428,7 +472,10 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
     let port_forwarder = r.parse(Key::PortForwarder, |v| Ok(PathBuf::from(v.trim())));
 
     if !r.problems.is_empty() {
-        return Err(Problems { subject: "configuration", list: r.problems });
+        return Err(Problems {
+            subject: "configuration",
+            list: r.problems,
+        });
     }
     Ok(Resolved {
         config: Config {
@@ -476,7 +523,9 @@ fn parse_gates(v: &str) -> Result<Option<String>, String> {
                 && (value == "true" || value == "false"))
     });
     if valid {
-        Ok(Some(v.split(',').map(str::trim).collect::<Vec<_>>().join(",")))
+        Ok(Some(
+            v.split(',').map(str::trim).collect::<Vec<_>>().join(","),
+        ))
     } else {
         Err("must be 'none' or a comma-separated list of Name=true|false".into())
     }
@@ -495,7 +544,10 @@ pub struct Cidr {
 
 impl Cidr {
     fn parse(text: &str) -> Option<Cidr> {
-        Some(Cidr { net: text.parse().ok()?, text: text.to_string() })
+        Some(Cidr {
+            net: text.parse().ok()?,
+            text: text.to_string(),
+        })
     }
 }
 
@@ -544,13 +596,26 @@ impl Resolver<'_> {
     /// Splits and checks a CIDR list the way kubeadm-dind-cluster's `get-and-validate-cidrs` does:
     /// one CIDR of the mode's family in ipv4/ipv6 mode; in dual-stack one of each family, IPv4
     /// first, a missing family taken from `defaults`. Unlike the original, every error is fatal.
-    fn cidr_list(&mut self, mode: IpMode, value: &str, origin: &Origin, defaults: &[Cidr]) -> Vec<Cidr> {
+    fn cidr_list(
+        &mut self,
+        mode: IpMode,
+        value: &str,
+        origin: &Origin,
+        defaults: &[Cidr],
+    ) -> Vec<Cidr> {
         let mut nets = Vec::new();
-        for item in value.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()) {
+        for item in value
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+        {
             match Cidr::parse(item) {
                 Some(c) => nets.push(c),
                 None => {
-                    self.problem(origin, value, format!("'{item}' is not a CIDR such as 10.192.0.0/24 or fd00:20::/64"));
+                    self.problem(
+                        origin,
+                        value,
+                        format!("'{item}' is not a CIDR such as 10.192.0.0/24 or fd00:20::/64"),
+                    );
                     return defaults.to_vec();
                 }
             }
@@ -565,19 +630,40 @@ impl Resolver<'_> {
         };
         if let Some(fam) = wanted {
             if nets.len() > 1 {
-                self.problem(origin, value, format!("{mode} mode takes one {fam} CIDR, got {}", nets.len()));
+                self.problem(
+                    origin,
+                    value,
+                    format!("{mode} mode takes one {fam} CIDR, got {}", nets.len()),
+                );
             } else if family(&nets[0].net) != fam {
-                self.problem(origin, value, format!("must be an {fam} CIDR in {mode} mode (set IP_MODE to match)"));
+                self.problem(
+                    origin,
+                    value,
+                    format!("must be an {fam} CIDR in {mode} mode (set IP_MODE to match)"),
+                );
             }
             return nets;
         }
         if nets.len() > 2 {
-            self.problem(origin, value, format!("dual-stack takes at most two CIDRs, one per family, got {}", nets.len()));
+            self.problem(
+                origin,
+                value,
+                format!(
+                    "dual-stack takes at most two CIDRs, one per family, got {}",
+                    nets.len()
+                ),
+            );
             return nets;
         }
-        let (v4, v6): (Vec<Cidr>, Vec<Cidr>) = nets.into_iter().partition(|c| matches!(c.net, IpNet::V4(_)));
+        let (v4, v6): (Vec<Cidr>, Vec<Cidr>) = nets
+            .into_iter()
+            .partition(|c| matches!(c.net, IpNet::V4(_)));
         if v4.len() > 1 || v6.len() > 1 {
-            self.problem(origin, value, "dual-stack needs one IPv4 and one IPv6 CIDR, not two of one family".into());
+            self.problem(
+                origin,
+                value,
+                "dual-stack needs one IPv4 and one IPv6 CIDR, not two of one family".into(),
+            );
             return defaults.to_vec();
         }
         vec![
@@ -598,9 +684,14 @@ impl Resolver<'_> {
         // Legacy pair: used only when both parts are set; outside ipv4 mode the original's
         // config.sh gives DIND_SUBNET the default fd00:10::, so DIND_SUBNET_SIZE alone counts.
         let size = self.inputs.get(Key::DindSubnetSize);
-        let subnet = self.inputs.get(Key::DindSubnet).map(|(v, o)| (v.to_string(), o)).or_else(|| {
-            (mode != IpMode::Ipv4).then(|| ("fd00:10::".to_string(), Origin::Env("DIND_SUBNET")))
-        });
+        let subnet = self
+            .inputs
+            .get(Key::DindSubnet)
+            .map(|(v, o)| (v.to_string(), o))
+            .or_else(|| {
+                (mode != IpMode::Ipv4)
+                    .then(|| ("fd00:10::".to_string(), Origin::Env("DIND_SUBNET")))
+            });
         match (subnet, size) {
             (Some((addr, origin)), Some((size, _))) => {
                 let value = format!("{}/{}", addr.trim(), size.trim());
@@ -621,7 +712,11 @@ impl Resolver<'_> {
         let parsed = match value.trim().parse::<IpNet>() {
             Ok(n) => n,
             Err(_) => {
-                self.problem(&origin, value, "must be one CIDR such as 10.96.0.0/12 or fd00:30::/110".into());
+                self.problem(
+                    &origin,
+                    value,
+                    "must be one CIDR such as 10.96.0.0/12 or fd00:30::/110".into(),
+                );
                 return None;
             }
         };
@@ -631,7 +726,14 @@ impl Resolver<'_> {
             IpMode::DualStack => true,
         };
         if !fits {
-            self.problem(&origin, value, format!("an {} service CIDR does not fit {mode} mode", family(&parsed)));
+            self.problem(
+                &origin,
+                value,
+                format!(
+                    "an {} service CIDR does not fit {mode} mode",
+                    family(&parsed)
+                ),
+            );
             return None;
         }
         Some(parsed)

@@ -17,7 +17,11 @@ pub fn host_bits(net: &IpNet) -> u32 {
 /// How many host parts `0..n` are usable: all of them in IPv6, all but the broadcast in IPv4.
 pub fn usable_hosts(net: &IpNet) -> u128 {
     let bits = host_bits(net);
-    let size = if bits >= 128 { u128::MAX } else { 1u128 << bits };
+    let size = if bits >= 128 {
+        u128::MAX
+    } else {
+        1u128 << bits
+    };
     match net {
         IpNet::V4(_) => size.saturating_sub(1),
         IpNet::V6(_) => size,

@@ -144,12 +144,18 @@ impl Plan {
 
 /// Computes the plan, collecting every problem.
 pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
-    let mut p = Planner { problems: Vec::new() };
+    let mut p = Planner {
+        problems: Vec::new(),
+    };
     let cluster = identity(cfg);
     let id = cluster.id;
     let suffix = cluster.suffix.clone();
 
-    let mgmt: Vec<IpNet> = cfg.mgmt_cidrs.iter().filter_map(|c| p.inject_cluster_id(c, id)).collect();
+    let mgmt: Vec<IpNet> = cfg
+        .mgmt_cidrs
+        .iter()
+        .filter_map(|c| p.inject_cluster_id(c, id))
+        .collect();
     let mgmt6 = mgmt.iter().find_map(|n| match n {
         IpNet::V6(n) => Some(*n),
         IpNet::V4(_) => None,
@@ -157,7 +163,12 @@ pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
 
     let service_cidr = cfg.service_cidr;
     p.check_network(&service_cidr, Key::ServiceCidr);
-    let dns_service_ip = p.host_in(&service_cidr, DNS_SERVICE_HOST, Key::ServiceCidr, "the DNS service address (host part 10)");
+    let dns_service_ip = p.host_in(
+        &service_cidr,
+        DNS_SERVICE_HOST,
+        Key::ServiceCidr,
+        "the DNS service address (host part 10)",
+    );
 
     let pod_cidrs: Vec<IpNet> = cfg.pod_cidrs.iter().map(|c| c.net).collect();
     for pod in &pod_cidrs {
@@ -177,7 +188,11 @@ pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
         );
     }
 
-    let mut network = Network { name: format!("kubeadm-dind-net{suffix}"), subnets: mgmt.clone(), gateways: Vec::new() };
+    let mut network = Network {
+        name: format!("kubeadm-dind-net{suffix}"),
+        subnets: mgmt.clone(),
+        gateways: Vec::new(),
+    };
     for net in &mgmt {
         network.gateways.push(host(net, 1));
     }
@@ -186,10 +201,19 @@ pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
         network.gateways.push(host(&IpNet::V4(nat.ipv4_subnet), 1));
     }
 
-    p.check_overlaps(&mgmt, &service_cidr, &pod_cidrs, dns64.as_ref(), nat64.as_ref());
+    p.check_overlaps(
+        &mgmt,
+        &service_cidr,
+        &pod_cidrs,
+        dns64.as_ref(),
+        nat64.as_ref(),
+    );
 
     if !p.problems.is_empty() {
-        return Err(Problems { subject: "cluster plan", list: p.problems });
+        return Err(Problems {
+            subject: "cluster plan",
+            list: p.problems,
+        });
     }
 
     let nodes = (0..=cfg.num_nodes)
@@ -203,8 +227,14 @@ pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
             Node {
                 hostname: name.clone(),
                 volume: format!("kubeadm-dind-{name}"),
-                addresses: mgmt.iter().map(|net| host(net, u128::from(node_id) + 1)).collect(),
-                pod_cidrs: pod_cidrs.iter().map(|pod| address::node_pod_subnet(pod, node_id)).collect(),
+                addresses: mgmt
+                    .iter()
+                    .map(|net| host(net, u128::from(node_id) + 1))
+                    .collect(),
+                pod_cidrs: pod_cidrs
+                    .iter()
+                    .map(|pod| address::node_pod_subnet(pod, node_id))
+                    .collect(),
                 name,
                 role,
                 node_id,
@@ -226,7 +256,10 @@ pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
         pod_cidrs,
         dns64,
         nat64,
-        apiserver: ApiServer { host: apiserver_host, port: cfg.apiserver_port },
+        apiserver: ApiServer {
+            host: apiserver_host,
+            port: cfg.apiserver_port,
+        },
         cni_plugin: cfg.cni_plugin,
         image: cfg.image.clone(),
         k8s_version: cfg.k8s_version.clone(),
@@ -244,8 +277,17 @@ pub fn identity(cfg: &Config) -> Identity {
         (Some(l), None) => (l.clone(), label_id(l)),
         (Some(l), Some(id)) => (format!("{l}-{id}"), id),
     };
-    let suffix = if label == DEFAULT_LABEL { String::new() } else { format!("-{label}") };
-    Identity { context: format!("dind{suffix}"), label, id, suffix }
+    let suffix = if label == DEFAULT_LABEL {
+        String::new()
+    } else {
+        format!("-{label}")
+    };
+    Identity {
+        context: format!("dind{suffix}"),
+        label,
+        id,
+        suffix,
+    }
 }
 
 /// The cluster ID of a labelled cluster without `CLUSTER_ID`: FNV-1a (32 bit) of the label,
@@ -265,7 +307,10 @@ struct Planner {
 
 impl Planner {
     fn problem(&mut self, key: Key, message: String) {
-        self.problems.push(Problem { what: setting(key).names(), message });
+        self.problems.push(Problem {
+            what: setting(key).names(),
+            message,
+        });
     }
 
     /// Injects the cluster ID into a management CIDR (seed-spec §4.2 step 4): an IPv4 /24 gets
@@ -303,14 +348,21 @@ impl Planner {
             }
         };
         if injected.trunc() != injected {
-            let what = if id == 0 { String::new() } else { format!(" (after inserting cluster ID {id}: {injected})") };
+            let what = if id == 0 {
+                String::new()
+            } else {
+                format!(" (after inserting cluster ID {id}: {injected})")
+            };
             self.problem(Key::MgmtCidrs, format!(
                 "{cidr}{what} has bits set beyond its prefix length; use the network address {} or a longer prefix",
                 injected.trunc()));
             return None;
         }
         if address::usable_hosts(&injected) < 3 {
-            self.problem(Key::MgmtCidrs, format!("{injected} is too small for a gateway and a master; use /24 or /64"));
+            self.problem(
+                Key::MgmtCidrs,
+                format!("{injected} is too small for a gateway and a master; use /24 or /64"),
+            );
             return None;
         }
         Some(injected)
@@ -318,7 +370,13 @@ impl Planner {
 
     fn check_network(&mut self, net: &IpNet, key: Key) -> bool {
         if net.trunc() != *net {
-            self.problem(key, format!("{net} has bits set beyond its prefix length; did you mean {}?", net.trunc()));
+            self.problem(
+                key,
+                format!(
+                    "{net} has bits set beyond its prefix length; did you mean {}?",
+                    net.trunc()
+                ),
+            );
             return false;
         }
         true
@@ -353,11 +411,21 @@ impl Planner {
     }
 
     /// DNS64 (bind9) and NAT64 (tayga) of seed-spec §5.1 and §5.4.
-    fn dns64_nat64(&mut self, cfg: &Config, id: u8, suffix: &str, mgmt6: Ipv6Net) -> (Option<Dns64>, Option<Nat64>) {
+    fn dns64_nat64(
+        &mut self,
+        cfg: &Config,
+        id: u8,
+        suffix: &str,
+        mgmt6: Ipv6Net,
+    ) -> (Option<Dns64>, Option<Nat64>) {
         let [a, b] = cfg.nat64_v4_subnet_prefix;
         let given = format!("{a}.{b}");
         let b = u16::from(b) + u16::from(id);
-        let with_id = if id == 0 { String::new() } else { format!(" plus CLUSTER_ID {id} gives {a}.{b}, which") };
+        let with_id = if id == 0 {
+            String::new()
+        } else {
+            format!(" plus CLUSTER_ID {id} gives {a}.{b}, which")
+        };
         let nat_ok = match a {
             10 if b <= 253 => true,
             10 => {
@@ -381,8 +449,14 @@ impl Planner {
         let prefix = match Ipv6Net::new(cfg.dns64_prefix, cfg.dns64_prefix_size) {
             Ok(net) if net.trunc() == net => Some(net),
             Ok(net) => {
-                self.problem(Key::Dns64Prefix, format!(
-                    "{net} has bits set beyond /{}; use {} or a longer DNS64_PREFIX_SIZE", net.prefix_len(), net.trunc()));
+                self.problem(
+                    Key::Dns64Prefix,
+                    format!(
+                        "{net} has bits set beyond /{}; use {} or a longer DNS64_PREFIX_SIZE",
+                        net.prefix_len(),
+                        net.trunc()
+                    ),
+                );
                 None
             }
             Err(_) => None,
@@ -433,7 +507,14 @@ impl Planner {
     }
 
     /// No two of the plan's networks may overlap: the nodes would route one into the other.
-    fn check_overlaps(&mut self, mgmt: &[IpNet], service: &IpNet, pods: &[IpNet], dns64: Option<&Dns64>, nat64: Option<&Nat64>) {
+    fn check_overlaps(
+        &mut self,
+        mgmt: &[IpNet],
+        service: &IpNet,
+        pods: &[IpNet],
+        dns64: Option<&Dns64>,
+        nat64: Option<&Nat64>,
+    ) {
         let mut nets: Vec<(Key, IpNet)> = mgmt.iter().map(|n| (Key::MgmtCidrs, *n)).collect();
         nets.push((Key::ServiceCidr, *service));
         nets.extend(pods.iter().map(|n| (Key::PodNetworkCidr, *n)));
@@ -446,8 +527,13 @@ impl Planner {
         for (i, (ka, a)) in nets.iter().enumerate() {
             for (kb, b) in &nets[i + 1..] {
                 if a.contains(&b.network()) || b.contains(&a.network()) {
-                    self.problem(*kb, format!(
-                        "{b} overlaps {a} of {}; choose networks that do not overlap", setting(*ka).names()));
+                    self.problem(
+                        *kb,
+                        format!(
+                            "{b} overlaps {a} of {}; choose networks that do not overlap",
+                            setting(*ka).names()
+                        ),
+                    );
                 }
             }
         }

@@ -1,0 +1,320 @@
+//! The cluster lifecycle: `up` as an ordered list of actions, and `down`, `clean`, `status`.
+//!
+//! Reads like the spec: ensure the image, create the network, prepare the volumes, start the
+//! node containers (master first to learn the privilege mode, then workers concurrently), wait for
+//! systemd. The kubeadm bootstrapper will append its actions after these. Everything goes
+//! through the [`Provider`] and [`NodeExec`] seams; all state is in container, volume and network
+//! labels, so every command works from the labels alone.
+
+pub mod spec;
+mod up;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::docker::{ContainerState, ExecError, NodeExec, Provider, ProviderError, labels};
+use crate::events::{Event, Reporter};
+
+pub use up::{Ledger, UpOptions, UpOutcome, rollback, up};
+
+/// Why an action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// A condition kdc checked itself, with the fix in the message.
+    #[error("{0}")]
+    Check(String),
+}
+
+/// A failed cluster command: which action failed, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{detail} failed")]
+    Action {
+        detail: String,
+        #[source]
+        source: ActionError,
+    },
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// Runs one named action, reporting its start and end.
+pub(crate) async fn step<T, F>(
+    reporter: &mut dyn Reporter,
+    name: &'static str,
+    detail: String,
+    f: F,
+) -> Result<T, ClusterError>
+where
+    F: std::future::Future<Output = Result<T, ActionError>>,
+{
+    reporter.report(&Event::ActionStarted {
+        name,
+        detail: detail.clone(),
+    });
+    let start = Instant::now();
+    let result = f.await;
+    let elapsed = start.elapsed();
+    let error = result.as_ref().err().map(ToString::to_string);
+    reporter.report(&Event::ActionFinished {
+        name,
+        detail: detail.clone(),
+        elapsed,
+        error,
+    });
+    result.map_err(|source| ClusterError::Action {
+        detail: lowercase_first(&detail),
+        source,
+    })
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// A cluster as found from labels.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClusterStatus {
+    pub label: String,
+    pub nodes: Vec<NodeStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeStatus {
+    pub name: String,
+    pub role: String,
+    pub state: String,
+    pub image: String,
+}
+
+fn is_node(c: &ContainerState) -> bool {
+    matches!(
+        c.labels.get(labels::ROLE).map(String::as_str),
+        Some("control-plane" | "worker")
+    )
+}
+
+/// Every kdc cluster with containers, nodes sorted master first.
+pub async fn status(provider: &dyn Provider) -> Result<Vec<ClusterStatus>, ProviderError> {
+    let mut by_label: BTreeMap<String, Vec<NodeStatus>> = BTreeMap::new();
+    for c in provider.list_containers(labels::CLUSTER).await? {
+        let label = c.labels.get(labels::CLUSTER).cloned().unwrap_or_default();
+        by_label.entry(label).or_default().push(NodeStatus {
+            role: c.labels.get(labels::ROLE).cloned().unwrap_or_default(),
+            name: c.name,
+            state: c.state,
+            image: c.image,
+        });
+    }
+    Ok(by_label
+        .into_iter()
+        .map(|(label, mut nodes)| {
+            nodes.sort_by(|a, b| {
+                (a.role != "control-plane", &a.name).cmp(&(b.role != "control-plane", &b.name))
+            });
+            ClusterStatus { label, nodes }
+        })
+        .collect())
+}
+
+/// `down`: removes the node containers and keeps volumes, network and support containers, so the
+/// next `up` restarts from the volumes (kubeadm-dind-cluster's semantics). Only containers with
+/// kdc's role label are touched, never anything that merely carries the legacy label key.
+pub async fn down(
+    provider: &dyn Provider,
+    label: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<usize, ClusterError> {
+    let nodes: Vec<ContainerState> = step(
+        reporter,
+        "list",
+        format!("Finding nodes of cluster {label}"),
+        async {
+            Ok(provider
+                .list_containers(&spec::cluster_filter(label))
+                .await?
+                .into_iter()
+                .filter(is_node)
+                .collect())
+        },
+    )
+    .await?;
+    let n = nodes.len();
+    if n > 0 {
+        step(
+            reporter,
+            "remove-nodes",
+            format!("Removing {n} node container{}", plural(n)),
+            async { remove_containers(provider, nodes.iter().map(|c| c.name.as_str())).await },
+        )
+        .await?;
+    }
+    Ok(n)
+}
+
+/// What `clean` removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Cleaned {
+    pub containers: Vec<String>,
+    pub volumes: Vec<String>,
+    pub networks: Vec<String>,
+}
+
+/// `clean`: removes everything labelled with the cluster — containers (nodes and support),
+/// volumes and networks — and leaves nothing labelled behind.
+pub async fn clean(
+    provider: &dyn Provider,
+    label: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<Cleaned, ClusterError> {
+    let filter = spec::cluster_filter(label);
+    step(
+        reporter,
+        "clean",
+        format!("Removing cluster {label}"),
+        async {
+            let containers: Vec<String> = provider
+                .list_containers(&filter)
+                .await?
+                .into_iter()
+                .map(|c| c.name)
+                .collect();
+            remove_containers(provider, containers.iter().map(String::as_str)).await?;
+            let volumes: Vec<String> = provider
+                .list_volumes(&filter)
+                .await?
+                .into_iter()
+                .map(|v| v.name)
+                .collect();
+            futures_util::future::try_join_all(volumes.iter().map(|v| provider.remove_volume(v)))
+                .await?;
+            let networks: Vec<String> = provider
+                .list_networks(&filter)
+                .await?
+                .into_iter()
+                .map(|n| n.name)
+                .collect();
+            for n in &networks {
+                provider.remove_network(n).await?;
+            }
+            Ok(Cleaned {
+                containers,
+                volumes,
+                networks,
+            })
+        },
+    )
+    .await
+}
+
+/// Labels of every cluster that owns any container, volume or network.
+pub async fn all_labels(provider: &dyn Provider) -> Result<Vec<String>, ProviderError> {
+    let mut set = std::collections::BTreeSet::new();
+    let get = |l: &BTreeMap<String, String>| l.get(labels::CLUSTER).cloned();
+    set.extend(
+        provider
+            .list_containers(labels::CLUSTER)
+            .await?
+            .iter()
+            .filter_map(|c| get(&c.labels)),
+    );
+    set.extend(
+        provider
+            .list_volumes(labels::CLUSTER)
+            .await?
+            .iter()
+            .filter_map(|v| get(&v.labels)),
+    );
+    set.extend(
+        provider
+            .list_networks(labels::CLUSTER)
+            .await?
+            .iter()
+            .filter_map(|n| get(&n.labels)),
+    );
+    Ok(set.into_iter().collect())
+}
+
+async fn remove_containers<'a>(
+    provider: &dyn Provider,
+    names: impl Iterator<Item = &'a str>,
+) -> Result<(), ActionError> {
+    futures_util::future::try_join_all(names.map(|n| provider.remove_container(n))).await?;
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Polls `systemctl is-system-running` in a node until systemd is up.
+pub async fn wait_for_systemd(
+    exec: &dyn NodeExec,
+    provider: &dyn Provider,
+    node: &str,
+    timeout: Duration,
+) -> Result<String, ActionError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = match exec
+            .exec(node, &["systemctl", "is-system-running"], None)
+            .await
+        {
+            Ok(out) => {
+                let state = out.stdout_text().trim().to_string();
+                if state == "running" || state == "degraded" {
+                    return Ok(state);
+                }
+                state
+            }
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            let log = provider
+                .logs(node, Some(25))
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            let log: String = log
+                .lines()
+                .map(|l| format!("\n    {}", strip_ansi(l)))
+                .collect();
+            return Err(ActionError::Check(format!(
+                "systemd in {node} did not come up within {}s (last state: {last}); the node's console (docker logs {node}) ends with:{log}\n  hint: check `kdc doctor` (inotify limits, privileges)",
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Removes ANSI escape sequences (systemd colours its console).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for n in chars.by_ref() {
+                    if n.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else if c != '\r' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,366 @@
+//! `up`: bring the cluster's machines up from the plan.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::spec::{self, HostFacts};
+use super::{ActionError, ClusterError, step};
+use crate::docker::{NodeExec, Privilege, Provider, labels};
+use crate::events::{Event, Reporter};
+use crate::plan::{Node, Plan};
+
+/// Options of `up` that are not part of the plan.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub host: HostFacts,
+    /// How long each node may take to reach systemd `running`.
+    pub systemd_timeout: Duration,
+}
+
+/// What `up` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpOutcome {
+    /// The host port of the API server.
+    pub apiserver_port: u16,
+    /// Every node volume existed, so the nodes restarted from their volumes.
+    pub restarted: bool,
+    pub privilege: Privilege,
+}
+
+/// A resource `up` created; on failure or interrupt these are removed again (unless `--retain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    Network(String),
+    Volume(String),
+    Container(String),
+}
+
+/// What this `up` created so far, shared with the caller so it survives an interrupt that drops
+/// the `up` future.
+pub type Ledger = Arc<Mutex<Vec<Created>>>;
+
+fn record(ledger: &Ledger, c: Created) {
+    ledger.lock().expect("ledger lock").push(c);
+}
+
+/// Brings up the cluster's machines. Stops at the first error; the caller rolls back.
+pub async fn up(
+    provider: &dyn Provider,
+    exec: &dyn NodeExec,
+    plan: &Plan,
+    opts: &UpOptions,
+    skip_snapshot: bool,
+    ledger: &Ledger,
+    reporter: &mut dyn Reporter,
+) -> Result<UpOutcome, ClusterError> {
+    step(
+        reporter,
+        "image",
+        format!("Ensuring node image {}", plan.image),
+        ensure_image(provider, &plan.image),
+    )
+    .await?;
+    step(
+        reporter,
+        "network",
+        format!("Creating network {}", plan.network.name),
+        ensure_network(provider, plan, ledger),
+    )
+    .await?;
+
+    let stale: Vec<String> = provider
+        .list_containers(&spec::cluster_filter(&plan.cluster.label))
+        .await
+        .map_err(|e| ClusterError::Action {
+            detail: "list old nodes".into(),
+            source: e.into(),
+        })?
+        .into_iter()
+        .filter(super::is_node)
+        .map(|c| c.name)
+        .collect();
+    if !stale.is_empty() {
+        step(
+            reporter,
+            "remove-old-nodes",
+            format!("Removing {} old node containers", stale.len()),
+            async { super::remove_containers(provider, stale.iter().map(String::as_str)).await },
+        )
+        .await?;
+    }
+
+    let (restarted, apiserver_port) = step(
+        reporter,
+        "volumes",
+        "Preparing node volumes".to_string(),
+        prepare_volumes(provider, plan, skip_snapshot, ledger),
+    )
+    .await?;
+
+    let master = plan.master();
+    let (privilege, note) = step(
+        reporter,
+        "master",
+        format!("Starting master container {}", master.name),
+        start_master(provider, plan, opts.host, apiserver_port, ledger),
+    )
+    .await?;
+    if let Some(message) = note {
+        reporter.report(&Event::Note { message });
+    }
+    let workers = &plan.nodes[1..];
+    if !workers.is_empty() {
+        step(
+            reporter,
+            "workers",
+            format!(
+                "Starting {} worker container{}",
+                workers.len(),
+                super::plural(workers.len())
+            ),
+            async {
+                let runs = workers.iter().map(|node| {
+                    run_node(
+                        provider,
+                        plan,
+                        node,
+                        privilege,
+                        apiserver_port,
+                        opts.host,
+                        ledger,
+                    )
+                });
+                futures_util::future::try_join_all(runs).await.map(|_| ())
+            },
+        )
+        .await?;
+    }
+
+    let states = step(
+        reporter,
+        "systemd",
+        format!(
+            "Waiting for systemd in {} node{}",
+            plan.nodes.len(),
+            super::plural(plan.nodes.len())
+        ),
+        async {
+            let waits = plan
+                .nodes
+                .iter()
+                .map(|n| super::wait_for_systemd(exec, provider, &n.name, opts.systemd_timeout));
+            futures_util::future::try_join_all(waits).await
+        },
+    )
+    .await?;
+    for (node, state) in plan.nodes.iter().zip(states) {
+        if state == "degraded" {
+            let failed = exec
+                .exec(
+                    &node.name,
+                    &["systemctl", "--failed", "--no-legend", "--plain"],
+                    None,
+                )
+                .await
+                .map(|o| {
+                    o.stdout_text()
+                        .lines()
+                        .filter_map(|l| l.split_whitespace().next())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            reporter.report(&Event::Note {
+                message: format!(
+                    "systemd in {} is degraded (failed units: {failed})",
+                    node.name
+                ),
+            });
+        }
+    }
+    Ok(UpOutcome {
+        apiserver_port,
+        restarted,
+        privilege,
+    })
+}
+
+async fn ensure_image(provider: &dyn Provider, image: &str) -> Result<(), ActionError> {
+    match provider.image_labels(image).await? {
+        Some(_) => Ok(()),
+        None => Err(ActionError::Check(format!(
+            "image {image} is not present; build it with `kdc image build node` (offline), pull it, or set DIND_IMAGE"
+        ))),
+    }
+}
+
+/// Creates the network, or reuses one whose subnets are exactly the plan's (kubeadm-dind-cluster
+/// reused any network of that name, even after the IP mode changed).
+async fn ensure_network(
+    provider: &dyn Provider,
+    plan: &Plan,
+    ledger: &Ledger,
+) -> Result<(), ActionError> {
+    let want = spec::network_spec(plan);
+    if let Some(existing) = provider.network(&want.name).await? {
+        let mut have = existing.subnets.clone();
+        let mut need: Vec<_> = want.subnets.iter().map(|(n, _, _)| *n).collect();
+        have.sort();
+        need.sort();
+        if have != need {
+            let show = |v: &[ipnet::IpNet]| {
+                v.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(ActionError::Check(format!(
+                "network {} exists with subnets [{}] but the plan needs [{}]; remove the old cluster with `kdc clean` using its old settings, or `docker network rm {}`",
+                want.name,
+                show(&have),
+                show(&need),
+                want.name
+            )));
+        }
+        return Ok(());
+    }
+    provider.create_network(&want).await?;
+    record(ledger, Created::Network(want.name));
+    Ok(())
+}
+
+/// Reuses the node volumes when all exist (the fast restart path), else creates the missing ones.
+/// The master volume's label holds the API server port, so a restart keeps the port.
+async fn prepare_volumes(
+    provider: &dyn Provider,
+    plan: &Plan,
+    skip_snapshot: bool,
+    ledger: &Ledger,
+) -> Result<(bool, u16), ActionError> {
+    let existing =
+        futures_util::future::try_join_all(plan.nodes.iter().map(|n| provider.volume(&n.volume)))
+            .await?;
+    let all_exist = existing.iter().all(Option::is_some);
+    let restarted = all_exist && !skip_snapshot;
+    let recorded = existing[0]
+        .as_ref()
+        .and_then(|v| v.labels.get(labels::APISERVER_PORT))
+        .and_then(|p| p.parse::<u16>().ok())
+        .filter(|_| restarted);
+    let port = match (plan.apiserver.port, recorded) {
+        (Some(p), _) => p,
+        (None, Some(p)) => p,
+        (None, None) => free_port(plan)?,
+    };
+    if !restarted {
+        // A fresh cluster: every node starts from an empty volume, as kubeadm-dind-cluster's
+        // `dind::up` did; stale volumes from a half-created cluster are replaced.
+        for (node, vol) in plan.nodes.iter().zip(&existing) {
+            if vol.is_some() {
+                provider.remove_volume(&node.volume).await?;
+            }
+            provider
+                .create_volume(&node.volume, &spec::volume_labels(plan, node, port))
+                .await?;
+            record(ledger, Created::Volume(node.volume.clone()));
+        }
+    }
+    Ok((restarted, port))
+}
+
+/// A free TCP port on the loopback address the API server is published on.
+fn free_port(plan: &Plan) -> Result<u16, ActionError> {
+    let addr = spec::loopback(plan);
+    TcpListener::bind((addr, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| {
+            ActionError::Check(format!(
+                "cannot find a free port on {addr} for the API server ({e}); set APISERVER_PORT"
+            ))
+        })
+}
+
+/// Starts the master privileged; if the runtime refuses privileged mode, falls back to all
+/// capabilities but CAP_SYS_RESOURCE and says so. The workers then use what worked.
+async fn start_master(
+    provider: &dyn Provider,
+    plan: &Plan,
+    host: HostFacts,
+    port: u16,
+    ledger: &Ledger,
+) -> Result<(Privilege, Option<String>), ActionError> {
+    let master = plan.master();
+    match run_node(
+        provider,
+        plan,
+        master,
+        Privilege::Privileged,
+        port,
+        host,
+        ledger,
+    )
+    .await
+    {
+        Ok(()) => Ok((Privilege::Privileged, None)),
+        Err(ActionError::Provider(e)) if refused_privileged(&e.message) => {
+            run_node(
+                provider,
+                plan,
+                master,
+                Privilege::AllCapsButSysResource,
+                port,
+                host,
+                ledger,
+            )
+            .await?;
+            Ok((
+                Privilege::AllCapsButSysResource,
+                Some(format!(
+                    "the runtime refused privileged containers ({}); nodes run with all capabilities but SYS_RESOURCE, seccomp and AppArmor unconfined",
+                    e.message.lines().next().unwrap_or_default()
+                )),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// runc's answer when `--privileged` asks for capabilities outside the bounding set.
+fn refused_privileged(message: &str) -> bool {
+    message.contains("unable to apply caps")
+        || (message.contains("operation not permitted") && message.contains("caps"))
+}
+
+async fn run_node(
+    provider: &dyn Provider,
+    plan: &Plan,
+    node: &Node,
+    privilege: Privilege,
+    port: u16,
+    host: HostFacts,
+    ledger: &Ledger,
+) -> Result<(), ActionError> {
+    let spec = spec::node_spec(plan, node, privilege, port, host);
+    provider.run_container(&spec).await?;
+    record(ledger, Created::Container(node.name.clone()));
+    Ok(())
+}
+
+/// Removes what `up` created, newest first. Errors are collected, not fatal: remove all we can.
+pub async fn rollback(provider: &dyn Provider, ledger: &Ledger) -> Vec<String> {
+    let created: Vec<Created> = std::mem::take(&mut *ledger.lock().expect("ledger lock"));
+    let mut errors = Vec::new();
+    for c in created.iter().rev() {
+        let r = match c {
+            Created::Container(n) => provider.remove_container(n).await,
+            Created::Volume(v) => provider.remove_volume(v).await,
+            Created::Network(n) => provider.remove_network(n).await,
+        };
+        if let Err(e) = r {
+            errors.push(e.to_string());
+        }
+    }
+    errors
+}

@@ -1,0 +1,574 @@
+//! [`Provider`] and [`NodeExec`] for a real Docker engine, through bollard.
+//!
+//! Requests go to the engine named by `DOCKER_HOST` (or the local socket). Every failure becomes a
+//! [`ProviderError`] naming the docker operation, the object and the engine's message, plus a
+//! hint where one is known.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HostConfig,
+    HostConfigCgroupnsModeEnum, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig,
+    PortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, ListNetworksOptions, ListVolumesOptions,
+    LogsOptions, RemoveContainerOptions, RemoveVolumeOptions,
+};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::{
+    ContainerSpec, ContainerState, EngineInfo, ExecError, ExecOutput, NetworkSpec, NetworkState,
+    NodeExec, Privilege, Provider, ProviderError, VolumeState,
+};
+
+/// A connection to a Docker engine.
+#[derive(Clone)]
+pub struct Docker {
+    client: bollard::Docker,
+    /// Upper bound for one command run in a node.
+    exec_timeout: Duration,
+}
+
+const NO_DAEMON_HINT: &str =
+    "is the Docker daemon running? Start it (as root: bash ci/setup-host.sh) or set DOCKER_HOST";
+
+impl Docker {
+    /// Connects to the engine named by `DOCKER_HOST`, or the local socket, and negotiates the API
+    /// version (old engines such as 20.10 speak API 1.41).
+    pub async fn connect() -> Result<Docker, ProviderError> {
+        let fail = |e: bollard::errors::Error| ProviderError {
+            op: "connect",
+            object: std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
+            message: e.to_string(),
+            hint: Some(NO_DAEMON_HINT.into()),
+        };
+        let client = bollard::Docker::connect_with_local_defaults().map_err(fail)?;
+        let client = client
+            .with_timeout(Duration::from_secs(300))
+            .negotiate_version()
+            .await
+            .map_err(fail)?;
+        Ok(Docker {
+            client,
+            exec_timeout: Duration::from_secs(120),
+        })
+    }
+
+    /// Sets the per-command timeout of [`NodeExec::exec`].
+    pub fn with_exec_timeout(mut self, timeout: Duration) -> Docker {
+        self.exec_timeout = timeout;
+        self
+    }
+}
+
+fn err<'a>(
+    op: &'static str,
+    object: &'a str,
+) -> impl FnOnce(bollard::errors::Error) -> ProviderError + 'a {
+    move |e| {
+        let message = match &e {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message,
+            } => format!("{message} (HTTP {status_code})"),
+            other => other.to_string(),
+        };
+        let hint = hint_for(&message);
+        ProviderError {
+            op,
+            object: object.to_string(),
+            message,
+            hint,
+        }
+    }
+}
+
+/// Known engine answers and what to do about them.
+fn hint_for(message: &str) -> Option<String> {
+    let m = message.to_ascii_lowercase();
+    let hint = if m.contains("pool overlaps") {
+        "another Docker network already uses these subnets: pick another CLUSTER_ID or MGMT_CIDRS, or remove that network"
+    } else if m.contains("no such image") {
+        "build the node image with `kdc image build`, or set DIND_IMAGE to an image you have"
+    } else if m.contains("address already in use") || m.contains("port is already allocated") {
+        "the API server host port is taken: unset APISERVER_PORT for a free one, or choose another"
+    } else if m.contains("connect") && (m.contains("socket") || m.contains("refused")) {
+        NO_DAEMON_HINT
+    } else if m.contains("ipv6") {
+        "IPv6 networks need a daemon that allows them (docker 20.10+; check `kdc doctor`)"
+    } else {
+        return None;
+    };
+    Some(hint.to_string())
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+fn label_filter(label: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_string(), vec![label.to_string()])])
+}
+
+fn to_btree(map: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
+    map.unwrap_or_default().into_iter().collect()
+}
+
+/// The bollard request body for a container spec (split out so it can be unit-tested).
+pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
+    let mut host = HostConfig {
+        network_mode: Some(spec.network.clone()),
+        binds: (!spec.binds.is_empty()).then(|| spec.binds.clone()),
+        tmpfs: (!spec.tmpfs.is_empty()).then(|| {
+            spec.tmpfs
+                .iter()
+                .map(|t| (t.clone(), String::new()))
+                .collect()
+        }),
+        sysctls: (!spec.sysctls.is_empty()).then(|| spec.sysctls.clone().into_iter().collect()),
+        cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+        dns: (!spec.dns.is_empty()).then(|| spec.dns.iter().map(ToString::to_string).collect()),
+        devices: (!spec.devices.is_empty()).then(|| {
+            spec.devices
+                .iter()
+                .map(|d| DeviceMapping {
+                    path_on_host: Some(d.clone()),
+                    path_in_container: Some(d.clone()),
+                    cgroup_permissions: Some("rwm".into()),
+                })
+                .collect()
+        }),
+        // systemd must be PID 1 even where daemon.json turns on an init process.
+        init: Some(false),
+        cgroupns_mode: Some(HostConfigCgroupnsModeEnum::PRIVATE),
+        // Restart only after an engine restart, as kind does; never in a crash loop.
+        restart_policy: Some(RestartPolicy {
+            name: Some(RestartPolicyNameEnum::ON_FAILURE),
+            maximum_retry_count: Some(1),
+        }),
+        ..Default::default()
+    };
+    match spec.privilege {
+        Some(Privilege::Privileged) => {
+            host.privileged = Some(true);
+            host.security_opt = Some(vec![
+                "seccomp=unconfined".into(),
+                "apparmor=unconfined".into(),
+            ]);
+        }
+        Some(Privilege::AllCapsButSysResource) => {
+            host.cap_add = Some(vec!["ALL".into()]);
+            host.cap_drop = Some(vec!["SYS_RESOURCE".into()]);
+            host.security_opt = Some(vec![
+                "seccomp=unconfined".into(),
+                "apparmor=unconfined".into(),
+            ]);
+        }
+        None => {}
+    }
+    let mut exposed = Vec::new();
+    if !spec.publish.is_empty() {
+        let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+        for (addr, host_port, port) in &spec.publish {
+            let key = format!("{port}/tcp");
+            exposed.push(key.clone());
+            bindings
+                .entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: Some(addr.to_string()),
+                    host_port: Some(if *host_port == 0 {
+                        String::new()
+                    } else {
+                        host_port.to_string()
+                    }),
+                });
+        }
+        host.port_bindings = Some(bindings);
+    }
+    let mut ipam = EndpointIpamConfig::default();
+    for a in &spec.addresses {
+        match a {
+            std::net::IpAddr::V4(v4) => ipam.ipv4_address = Some(v4.to_string()),
+            std::net::IpAddr::V6(v6) => ipam.ipv6_address = Some(v6.to_string()),
+        }
+    }
+    let endpoint = EndpointSettings {
+        ipam_config: Some(ipam),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        hostname: Some(spec.hostname.clone()),
+        image: Some(spec.image.clone()),
+        labels: Some(spec.labels.clone().into_iter().collect()),
+        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+        entrypoint: spec.entrypoint.clone(),
+        cmd: spec.cmd.clone(),
+        tty: Some(spec.tty),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        stop_signal: Some("SIGRTMIN+3".into()),
+        host_config: Some(host),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(spec.network.clone(), endpoint)])),
+        }),
+        ..Default::default()
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for Docker {
+    async fn info(&self) -> Result<EngineInfo, ProviderError> {
+        let v = self
+            .client
+            .version()
+            .await
+            .map_err(err("version", "engine"))?;
+        let i = self.client.info().await.map_err(err("info", "engine"))?;
+        Ok(EngineInfo {
+            version: v.version.unwrap_or_default(),
+            api_version: v.api_version.unwrap_or_default(),
+            os: i.operating_system.unwrap_or_default(),
+            kernel: i.kernel_version.unwrap_or_default(),
+            cgroup_version: i.cgroup_version.map(|c| c.to_string()).unwrap_or_default(),
+            storage_driver: i.driver.unwrap_or_default(),
+        })
+    }
+
+    async fn image_labels(
+        &self,
+        image: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+        match self.client.inspect_image(image).await {
+            Ok(img) => Ok(Some(to_btree(img.config.and_then(|c| c.labels)))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(err("image inspect", image)(e)),
+        }
+    }
+
+    async fn network(&self, name: &str) -> Result<Option<NetworkState>, ProviderError> {
+        match self.client.inspect_network(name, None).await {
+            Ok(n) => Ok(Some(network_state(n.name, n.ipam, n.labels))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(err("network inspect", name)(e)),
+        }
+    }
+
+    async fn create_network(&self, spec: &NetworkSpec) -> Result<(), ProviderError> {
+        let config = spec
+            .subnets
+            .iter()
+            .map(|(net, gw, range)| IpamConfig {
+                subnet: Some(net.to_string()),
+                gateway: Some(gw.to_string()),
+                ip_range: range.map(|r| r.to_string()),
+                ..Default::default()
+            })
+            .collect();
+        let req = NetworkCreateRequest {
+            name: spec.name.clone(),
+            driver: Some("bridge".into()),
+            enable_ipv6: Some(spec.ipv6),
+            ipam: Some(Ipam {
+                driver: Some("default".into()),
+                config: Some(config),
+                options: None,
+            }),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        self.client
+            .create_network(req)
+            .await
+            .map(|_| ())
+            .map_err(err("network create", &spec.name))
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), ProviderError> {
+        match self.client.remove_network(name).await {
+            Err(e) if !is_not_found(&e) => Err(err("network rm", name)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list_networks(&self, label: &str) -> Result<Vec<NetworkState>, ProviderError> {
+        let opts = ListNetworksOptions {
+            filters: Some(label_filter(label)),
+        };
+        let nets = self
+            .client
+            .list_networks(Some(opts))
+            .await
+            .map_err(err("network ls", label))?;
+        Ok(nets
+            .into_iter()
+            .map(|n| network_state(n.name, n.ipam, n.labels))
+            .collect())
+    }
+
+    async fn volume(&self, name: &str) -> Result<Option<VolumeState>, ProviderError> {
+        match self.client.inspect_volume(name).await {
+            Ok(v) => Ok(Some(VolumeState {
+                name: v.name,
+                labels: v.labels.into_iter().collect(),
+            })),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(err("volume inspect", name)(e)),
+        }
+    }
+
+    async fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), ProviderError> {
+        let req = VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        self.client
+            .create_volume(req)
+            .await
+            .map(|_| ())
+            .map_err(err("volume create", name))
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), ProviderError> {
+        match self
+            .client
+            .remove_volume(name, Some(RemoveVolumeOptions { force: true }))
+            .await
+        {
+            Err(e) if !is_not_found(&e) => Err(err("volume rm", name)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list_volumes(&self, label: &str) -> Result<Vec<VolumeState>, ProviderError> {
+        let opts = ListVolumesOptions {
+            filters: Some(label_filter(label)),
+        };
+        let resp = self
+            .client
+            .list_volumes(Some(opts))
+            .await
+            .map_err(err("volume ls", label))?;
+        Ok(resp
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| VolumeState {
+                name: v.name,
+                labels: v.labels.into_iter().collect(),
+            })
+            .collect())
+    }
+
+    async fn run_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError> {
+        let opts = CreateContainerOptions {
+            name: Some(spec.name.clone()),
+            platform: String::new(),
+        };
+        let created = self
+            .client
+            .create_container(Some(opts), create_body(spec))
+            .await
+            .map_err(err("create", &spec.name))?;
+        if let Err(e) = self.client.start_container(&spec.name, None).await {
+            let _ = self.remove_container(&spec.name).await;
+            return Err(err("start", &spec.name)(e));
+        }
+        Ok(created.id)
+    }
+
+    async fn start_container(&self, name: &str) -> Result<(), ProviderError> {
+        self.client
+            .start_container(name, None)
+            .await
+            .map_err(err("start", name))
+    }
+
+    async fn remove_container(&self, name: &str) -> Result<(), ProviderError> {
+        let opts = RemoveContainerOptions {
+            force: true,
+            v: true,
+            link: false,
+        };
+        match self.client.remove_container(name, Some(opts)).await {
+            Err(e) if !is_not_found(&e) => Err(err("rm", name)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list_containers(&self, label: &str) -> Result<Vec<ContainerState>, ProviderError> {
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(label_filter(label)),
+            ..Default::default()
+        };
+        let list = self
+            .client
+            .list_containers(Some(opts))
+            .await
+            .map_err(err("ps", label))?;
+        Ok(list
+            .into_iter()
+            .map(|c| ContainerState {
+                name: c
+                    .names
+                    .unwrap_or_default()
+                    .first()
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_default(),
+                id: c.id.unwrap_or_default(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                image: c.image.unwrap_or_default(),
+                labels: to_btree(c.labels),
+            })
+            .collect())
+    }
+
+    async fn inspect_container(&self, name: &str) -> Result<serde_json::Value, ProviderError> {
+        let c = self
+            .client
+            .inspect_container(name, None)
+            .await
+            .map_err(err("inspect", name))?;
+        Ok(serde_json::to_value(c).unwrap_or(serde_json::Value::Null))
+    }
+
+    async fn logs(&self, name: &str, tail: Option<usize>) -> Result<Vec<u8>, ProviderError> {
+        let opts = LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
+            ..Default::default()
+        };
+        let mut stream = self.client.logs(name, Some(opts));
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.map_err(err("logs", name))?.into_bytes());
+        }
+        Ok(out)
+    }
+}
+
+fn network_state(
+    name: Option<String>,
+    ipam: Option<Ipam>,
+    labels: Option<HashMap<String, String>>,
+) -> NetworkState {
+    let subnets = ipam
+        .and_then(|i| i.config)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| c.subnet?.parse().ok())
+        .collect();
+    NetworkState {
+        name: name.unwrap_or_default(),
+        subnets,
+        labels: to_btree(labels),
+    }
+}
+
+#[async_trait::async_trait]
+impl NodeExec for Docker {
+    async fn exec(
+        &self,
+        node: &str,
+        argv: &[&str],
+        stdin: Option<Vec<u8>>,
+    ) -> Result<ExecOutput, ExecError> {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let command = super::exec::command_line(node, &argv);
+        let unrunnable = |message: String| ExecError::Unrunnable {
+            command: command.clone(),
+            message,
+        };
+        let run = async {
+            let created = self
+                .client
+                .create_exec(
+                    node,
+                    CreateExecOptions {
+                        cmd: Some(argv.clone()),
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        attach_stdin: Some(stdin.is_some()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| unrunnable(e.to_string()))?;
+            let started = self
+                .client
+                .start_exec(
+                    &created.id,
+                    Some(StartExecOptions {
+                        detach: false,
+                        tty: false,
+                        output_capacity: None,
+                    }),
+                )
+                .await
+                .map_err(|e| unrunnable(e.to_string()))?;
+            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+            if let StartExecResults::Attached {
+                mut output,
+                mut input,
+            } = started
+            {
+                if let Some(data) = stdin {
+                    input
+                        .write_all(&data)
+                        .await
+                        .map_err(|e| unrunnable(format!("writing stdin: {e}")))?;
+                    input
+                        .shutdown()
+                        .await
+                        .map_err(|e| unrunnable(format!("closing stdin: {e}")))?;
+                }
+                drop(input);
+                while let Some(item) = output.next().await {
+                    match item.map_err(|e| unrunnable(e.to_string()))? {
+                        bollard::container::LogOutput::StdErr { message } => {
+                            stderr.extend_from_slice(&message)
+                        }
+                        other => stdout.extend_from_slice(&other.into_bytes()),
+                    }
+                }
+            }
+            let inspect = self
+                .client
+                .inspect_exec(&created.id)
+                .await
+                .map_err(|e| unrunnable(e.to_string()))?;
+            Ok(ExecOutput {
+                node: node.to_string(),
+                argv: argv.clone(),
+                code: inspect.exit_code.unwrap_or(-1),
+                stdout,
+                stderr,
+            })
+        };
+        match tokio::time::timeout(self.exec_timeout, run).await {
+            Ok(result) => result,
+            Err(_) => Err(unrunnable(format!(
+                "timed out after {}s",
+                self.exec_timeout.as_secs()
+            ))),
+        }
+    }
+}

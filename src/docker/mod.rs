@@ -1,0 +1,172 @@
+//! The two side-effect seams: [`Provider`] (everything the container runtime does) and
+//! [`NodeExec`] (a command run inside a node). Orchestration code only sees these traits, so it
+//! is unit-tested with recording fakes; [`engine::Docker`] implements both against a real engine
+//! through bollard and is tested live.
+
+pub mod engine;
+mod exec;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+pub use exec::{ExecError, ExecOutput};
+
+/// Labels every kdc resource carries; state lives only in these, never in files.
+pub mod labels {
+    /// The cluster a resource belongs to (the plan's label).
+    pub const CLUSTER: &str = "io.kdc.cluster";
+    /// `control-plane`, `worker`, `dns64` or `nat64`.
+    pub const ROLE: &str = "io.kdc.role";
+    /// On the master's volume: the host port published for the API server, reused by a later
+    /// `up` on the same volume so a restarted cluster keeps its address.
+    pub const APISERVER_PORT: &str = "io.kdc.apiserver-port";
+    /// On images: the hash of the image's build inputs.
+    pub const IMAGE_INPUTS: &str = "io.kdc.image.inputs";
+}
+
+/// A failed runtime operation: what kdc asked, of which object, and the engine's answer.
+#[derive(Debug, thiserror::Error)]
+#[error("docker {op} {object}: {message}{}", hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+pub struct ProviderError {
+    /// The operation, named like the docker CLI verb (`network create`, `run`, `volume rm`).
+    pub op: &'static str,
+    pub object: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Facts about the engine, gathered once.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct EngineInfo {
+    pub version: String,
+    pub api_version: String,
+    pub os: String,
+    pub kernel: String,
+    pub cgroup_version: String,
+    pub storage_driver: String,
+}
+
+/// A network as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkState {
+    pub name: String,
+    pub subnets: Vec<IpNet>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A network to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSpec {
+    pub name: String,
+    pub ipv6: bool,
+    /// Subnet, gateway and the range dynamic addresses are taken from (if restricted).
+    pub subnets: Vec<(IpNet, IpAddr, Option<IpNet>)>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// How much privilege a node container gets. Some runtimes refuse `--privileged` (for example
+/// when the host's capability bounding set lacks CAP_SYS_RESOURCE, as in restricted CI sandboxes);
+/// then every capability but the refused one, with seccomp and AppArmor unconfined, does the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privilege {
+    Privileged,
+    /// `--cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined
+    /// --security-opt apparmor=unconfined`.
+    AllCapsButSysResource,
+}
+
+/// A container to create and start.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub hostname: String,
+    pub image: String,
+    pub labels: BTreeMap<String, String>,
+    pub network: String,
+    pub addresses: Vec<IpAddr>,
+    pub env: Vec<String>,
+    /// Entry point override; `None` keeps the image's.
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    /// `None` for unprivileged containers with only `cap_add`.
+    pub privilege: Option<Privilege>,
+    pub cap_add: Vec<String>,
+    /// tmpfs mount points.
+    pub tmpfs: Vec<String>,
+    /// `volume:path[:opts]` binds.
+    pub binds: Vec<String>,
+    pub sysctls: BTreeMap<String, String>,
+    pub devices: Vec<String>,
+    /// (host address, host port or 0 for any, container port/tcp).
+    pub publish: Vec<(IpAddr, u16, u16)>,
+    pub dns: Vec<IpAddr>,
+    pub tty: bool,
+}
+
+/// A container as the engine lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    pub name: String,
+    pub id: String,
+    /// `running`, `exited`, `created`, …
+    pub state: String,
+    pub image: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A volume as the engine lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeState {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Everything kdc asks of the container runtime.
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync {
+    async fn info(&self) -> Result<EngineInfo, ProviderError>;
+    /// The labels of a local image, or `None` if it is absent.
+    async fn image_labels(
+        &self,
+        image: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ProviderError>;
+    async fn network(&self, name: &str) -> Result<Option<NetworkState>, ProviderError>;
+    async fn create_network(&self, spec: &NetworkSpec) -> Result<(), ProviderError>;
+    async fn remove_network(&self, name: &str) -> Result<(), ProviderError>;
+    /// Networks carrying `label` (a `key` or `key=value` filter).
+    async fn list_networks(&self, label: &str) -> Result<Vec<NetworkState>, ProviderError>;
+    async fn volume(&self, name: &str) -> Result<Option<VolumeState>, ProviderError>;
+    async fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), ProviderError>;
+    async fn remove_volume(&self, name: &str) -> Result<(), ProviderError>;
+    /// Volumes carrying `label` (a `key` or `key=value` filter).
+    async fn list_volumes(&self, label: &str) -> Result<Vec<VolumeState>, ProviderError>;
+    /// Creates and starts a container; on a failed start the created container is removed.
+    async fn run_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError>;
+    async fn start_container(&self, name: &str) -> Result<(), ProviderError>;
+    /// Removes a container, running or not; absent containers are not an error.
+    async fn remove_container(&self, name: &str) -> Result<(), ProviderError>;
+    /// Containers, running or not, carrying `label` (a `key` or `key=value` filter).
+    async fn list_containers(&self, label: &str) -> Result<Vec<ContainerState>, ProviderError>;
+    async fn inspect_container(&self, name: &str) -> Result<serde_json::Value, ProviderError>;
+    /// The container's output (its "serial console"): the last `tail` lines, or all.
+    async fn logs(&self, name: &str, tail: Option<usize>) -> Result<Vec<u8>, ProviderError>;
+}
+
+/// Runs a command inside a node.
+#[async_trait::async_trait]
+pub trait NodeExec: Send + Sync {
+    /// Runs `argv` in `node` with optional stdin and returns its exit code and output; a
+    /// non-zero exit is not an error here (see [`ExecOutput::ok`]).
+    async fn exec(
+        &self,
+        node: &str,
+        argv: &[&str],
+        stdin: Option<Vec<u8>>,
+    ) -> Result<ExecOutput, ExecError>;
+}
