@@ -317,3 +317,27 @@ mod tests {
         assert_eq!(keys.len(), 22);
     }
 }
+
+#[cfg(test)]
+mod readme {
+    use super::SETTINGS;
+
+    /// The README's configuration reference names every variable, flag and file key.
+    #[test]
+    fn readme_documents_every_setting() {
+        let readme = include_str!("../../README.md");
+        for s in SETTINGS {
+            assert!(
+                readme.contains(&format!("`{}`", s.env)),
+                "README lacks {}",
+                s.env
+            );
+            if let Some(f) = s.flag {
+                assert!(readme.contains(&format!("`--{f}`")), "README lacks --{f}");
+            }
+            if let Some(k) = s.file_key {
+                assert!(readme.contains(&format!("`{k}`")), "README lacks key {k}");
+            }
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Live tests against a real Docker engine (the one `ci/setup-host.sh` starts).
+//!
+//! They fail, not skip, when no daemon answers: set `KDC_SKIP_LIVE=1` to opt out explicitly
+//! (CI never does). Assertions use the docker CLI, independent of kdc's own bollard code.
+//! Each test uses its own cluster ID so they can run in parallel.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Returns false (test skipped) only when the caller opted out; panics when Docker is missing.
+fn docker_ready() -> bool {
+    if std::env::var("KDC_SKIP_LIVE").is_ok_and(|v| v == "1") {
+        eprintln!("KDC_SKIP_LIVE=1: live Docker test skipped on request");
+        return false;
+    }
+    let ok = Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "live tests need a running Docker daemon: run `bash ci/setup-host.sh` (or set KDC_SKIP_LIVE=1 to opt out)"
+    );
+    let image = Command::new("docker")
+        .args(["image", "inspect", "kdc/node:bookworm"])
+        .output()
+        .unwrap();
+    assert!(
+        image.status.success(),
+        "live tests need the node image: run `bash ci/setup-host.sh`"
+    );
+    true
+}
+
+fn kdc(vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kdc"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CI", "true");
+    if let Ok(h) = std::env::var("DOCKER_HOST") {
+        c.env("DOCKER_HOST", h);
+    }
+    c.envs(vars.iter().copied())
+        .args(args)
+        .current_dir(std::env::temp_dir());
+    c.output().expect("run kdc")
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "kdc failed: {}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn docker(args: &[&str]) -> String {
+    let o = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn plan(vars: &[(&str, &str)]) -> Value {
+    serde_json::from_str(&ok(kdc(vars, &["plan", "--json"]))).unwrap()
+}
+
+/// Names of containers, volumes and networks carrying the cluster's kdc label.
+fn labelled(label: &str) -> Vec<String> {
+    let f = format!("label=io.kdc.cluster={label}");
+    let mut all = Vec::new();
+    for args in [
+        vec!["ps", "-a", "--filter", &f, "--format", "{{.Names}}"],
+        vec!["volume", "ls", "-q", "--filter", &f],
+        vec!["network", "ls", "--filter", &f, "--format", "{{.Name}}"],
+    ] {
+        all.extend(docker(&args).lines().map(String::from));
+    }
+    all
+}
+
+/// Brings a cluster up, checks it against its plan and that nodes ping on every family, cleans.
+fn bare_cluster(vars: &[(&str, &str)]) {
+    if !docker_ready() {
+        return;
+    }
+    let p = plan(vars);
+    let label = p["cluster"]["label"].as_str().unwrap().to_string();
+    ok(kdc(vars, &["clean"]));
+    let out = ok(kdc(vars, &["up"]));
+    assert!(
+        out.contains(&format!(
+            "Cluster context: {}",
+            p["cluster"]["context"].as_str().unwrap()
+        )),
+        "{out}"
+    );
+    let nodes = p["nodes"].as_array().unwrap();
+    for node in nodes {
+        let name = node["name"].as_str().unwrap();
+        let inspect: Value = serde_json::from_str(&docker(&["inspect", name])).unwrap();
+        let c = &inspect[0];
+        assert_eq!(c["Config"]["Hostname"], node["hostname"]);
+        assert_eq!(c["Config"]["Labels"]["io.kdc.cluster"], label.as_str());
+        assert_eq!(c["Config"]["Labels"]["io.kdc.role"], node["role"]);
+        assert_eq!(
+            c["Config"]["Labels"][label.as_str()],
+            "",
+            "the original's bare label key"
+        );
+        let net = &c["NetworkSettings"]["Networks"][p["network"]["name"].as_str().unwrap()];
+        let have: Vec<String> = [&net["IPAddress"], &net["GlobalIPv6Address"]]
+            .iter()
+            .filter_map(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        for want in node["addresses"].as_array().unwrap() {
+            assert!(
+                have.contains(&want.as_str().unwrap().to_string()),
+                "{name}: {want} not in {have:?}"
+            );
+        }
+        let mounts = c["Mounts"].as_array().unwrap();
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m["Name"] == node["volume"] && m["Destination"] == "/var"),
+            "{name}: volume {} on /var",
+            node["volume"]
+        );
+        assert_eq!(
+            docker(&["exec", name, "systemctl", "is-system-running"]).trim(),
+            "running",
+            "{name}"
+        );
+    }
+    for from in nodes {
+        for to in nodes {
+            for addr in to["addresses"].as_array().unwrap() {
+                let addr = addr.as_str().unwrap();
+                docker(&[
+                    "exec",
+                    from["name"].as_str().unwrap(),
+                    "ping",
+                    "-c1",
+                    "-W3",
+                    addr,
+                ]);
+            }
+        }
+    }
+    ok(kdc(vars, &["clean"]));
+    assert_eq!(
+        labelled(&label),
+        Vec::<String>::new(),
+        "clean leaves nothing labelled"
+    );
+}
+
+#[test]
+fn live_ipv4_cluster_matches_plan_and_pings() {
+    bare_cluster(&[("CLUSTER_ID", "3")]);
+}
+
+#[test]
+fn live_ipv6_cluster_matches_plan_and_pings() {
+    bare_cluster(&[("IP_MODE", "ipv6"), ("CLUSTER_ID", "4"), ("NUM_NODES", "1")]);
+}
+
+#[test]
+fn live_dual_stack_cluster_matches_plan_and_pings() {
+    bare_cluster(&[
+        ("IP_MODE", "dual-stack"),
+        ("CLUSTER_ID", "5"),
+        ("NUM_NODES", "1"),
+    ]);
+}
+
+/// kubeadm-dind-cluster's test-multiple-clusters.sh (seed-spec §7.2): three clusters at once.
+#[test]
+fn live_three_clusters_side_by_side_then_clean() {
+    if !docker_ready() {
+        return;
+    }
+    let clusters: [&[(&str, &str)]; 3] = [
+        &[("NUM_NODES", "1")],
+        &[("CLUSTER_ID", "20"), ("NUM_NODES", "1")],
+        &[("DIND_LABEL", "third"), ("NUM_NODES", "1")],
+    ];
+    for vars in clusters {
+        ok(kdc(vars, &["clean"]));
+    }
+    let ups: Vec<_> = clusters
+        .iter()
+        .map(|vars| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            std::thread::spawn(move || {
+                let v: Vec<(&str, &str)> =
+                    vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                ok(kdc(&v, &["up"]))
+            })
+        })
+        .collect();
+    for u in ups {
+        u.join().unwrap();
+    }
+    let names = docker(&["ps", "--format", "{{.Names}}"]);
+    for want in [
+        "kube-master",
+        "kube-master-cluster-20",
+        "kube-master-third",
+        "kube-node-1",
+        "kube-node-1-cluster-20",
+        "kube-node-1-third",
+    ] {
+        assert_eq!(
+            names.lines().filter(|n| *n == want).count(),
+            1,
+            "container {want} in {names}"
+        );
+    }
+    let volumes = docker(&["volume", "ls", "-q"]);
+    for want in [
+        "kubeadm-dind-kube-master",
+        "kubeadm-dind-kube-master-cluster-20",
+        "kubeadm-dind-kube-master-third",
+        "kubeadm-dind-kube-node-1-third",
+    ] {
+        assert!(volumes.lines().any(|v| v == want), "volume {want}");
+    }
+    let networks = docker(&["network", "ls", "--format", "{{.Name}}"]);
+    for want in [
+        "kubeadm-dind-net",
+        "kubeadm-dind-net-cluster-20",
+        "kubeadm-dind-net-third",
+    ] {
+        assert!(networks.lines().any(|n| n == want), "network {want}");
+    }
+    let status: Value =
+        serde_json::from_str(&ok(kdc(&[], &["get", "clusters", "--json"]))).unwrap();
+    let labels: Vec<&str> = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    for want in [
+        "cluster-20",
+        "third",
+        "mirantis.kubeadm_dind_cluster_runtime",
+    ] {
+        assert!(labels.contains(&want), "{want} in {labels:?}");
+    }
+    for (vars, label) in clusters.iter().zip([
+        "mirantis.kubeadm_dind_cluster_runtime",
+        "cluster-20",
+        "third",
+    ]) {
+        ok(kdc(vars, &["clean"]));
+        assert_eq!(labelled(label), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn live_down_keeps_volumes_and_up_restarts_from_them() {
+    if !docker_ready() {
+        return;
+    }
+    let vars = [("CLUSTER_ID", "6"), ("NUM_NODES", "1")];
+    ok(kdc(&vars, &["clean"]));
+    assert!(ok(kdc(&vars, &["up"])).contains("(fresh)"));
+    let port = ok(kdc(&vars, &["apiserver-port"]));
+    docker(&[
+        "exec",
+        "kube-master-cluster-6",
+        "sh",
+        "-c",
+        "echo kept > /var/kdc-marker",
+    ]);
+    ok(kdc(&vars, &["down"]));
+    assert_eq!(
+        docker(&[
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            "label=io.kdc.cluster=cluster-6"
+        ]),
+        ""
+    );
+    assert!(
+        docker(&["volume", "ls", "-q"])
+            .lines()
+            .any(|v| v == "kubeadm-dind-kube-master-cluster-6")
+    );
+    let again = ok(kdc(&vars, &["up"]));
+    assert!(again.contains("(restarted from volumes)"), "{again}");
+    assert_eq!(
+        docker(&["exec", "kube-master-cluster-6", "cat", "/var/kdc-marker"]).trim(),
+        "kept"
+    );
+    assert_eq!(
+        ok(kdc(&vars, &["apiserver-port"])),
+        port,
+        "a restart keeps the API server port"
+    );
+    ok(kdc(&vars, &["clean"]));
+    assert_eq!(labelled("cluster-6"), Vec::<String>::new());
+}
+
+#[test]
+fn live_interrupted_up_removes_what_it_created() {
+    if !docker_ready() {
+        return;
+    }
+    let vars = [("CLUSTER_ID", "8"), ("NUM_NODES", "2")];
+    ok(kdc(&vars, &["clean"]));
+    let child = Command::new(env!("CARGO_BIN_EXE_kdc"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(vars)
+        .args(["up", "--wait-systemd", "600"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first node container exists.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while docker(&["ps", "-a", "-q", "--filter", "name=kube-master-cluster-8"]).is_empty() {
+        assert!(Instant::now() < deadline, "up never created the master");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        labelled("cluster-8"),
+        Vec::<String>::new(),
+        "nothing left after an interrupted up"
+    );
+}
+
+#[test]
+fn live_bad_input_touches_nothing() {
+    if !docker_ready() {
+        return;
+    }
+    let o = kdc(&[("CLUSTER_ID", "abc"), ("IP_MODE", "ipv5")], &["up"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("CLUSTER_ID=abc") && err.contains("IP_MODE=ipv5"),
+        "{err}"
+    );
+    assert!(
+        docker(&["network", "ls", "--format", "{{.Name}}"])
+            .lines()
+            .all(|n| !n.contains("cluster-abc"))
+    );
+}
