@@ -52,6 +52,9 @@ pub enum Command {
     Get(GetCommand),
     /// Print the host port of the cluster's API server.
     ApiserverPort(ClusterOnlyArgs),
+    /// Check that this host can run kdc clusters: Docker, privileges, IPv6, /dev/net/tun,
+    /// inotify limits, images. Exits 1 if a check fails.
+    Doctor,
 }
 
 #[derive(Debug, Subcommand)]

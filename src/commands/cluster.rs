@@ -276,3 +276,25 @@ fn published_port(inspect: &serde_json::Value, port: u16) -> Option<u16> {
         .iter()
         .find_map(|b| b["HostPort"].as_str()?.parse().ok())
 }
+
+pub fn doctor(global: &GlobalArgs) -> Result<ExitCode, KdcError> {
+    use crate::doctor::{self, HostLimits, Status};
+    let checks = runtime().block_on(async {
+        let host = HostLimits::read();
+        match Docker::connect().await {
+            Ok(d) => doctor::run(Some((&d, &d)), &host).await,
+            Err(_) => doctor::run(None, &host).await,
+        }
+    });
+    if global.json {
+        print(&(serde_json::to_string_pretty(&checks).expect("json") + "\n"))?;
+    } else {
+        print(&doctor::render(&checks))?;
+    }
+    let failed = checks.iter().any(|c| c.status == Status::Fail);
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -18,6 +18,7 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
         Command::Clean(args) => cluster::clean(&cli.global, &args, env),
         Command::Status | Command::Get(GetCommand::Clusters) => cluster::status(&cli.global),
         Command::ApiserverPort(args) => cluster::apiserver_port(&cli.global, &args, env),
+        Command::Doctor => cluster::doctor(&cli.global),
     }
 }
 
