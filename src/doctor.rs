@@ -235,7 +235,7 @@ async fn privileged(provider: &dyn Provider, exec: &dyn NodeExec) -> Vec<Check> 
             (Err(e), _) => out.push(check(
                 "privilege",
                 Status::Fail,
-                format!("{what} refused too: {e}"),
+                format!("{what}: refused too: {e}"),
                 Some("run Docker as root on a host that allows CAP_SYS_ADMIN and NET_ADMIN"),
             )),
         }

@@ -225,8 +225,9 @@ async fn ensure_network(
         }
         return Ok(());
     }
+    // Recorded before the request: an interrupt may drop this future after the engine acted.
+    record(ledger, Created::Network(want.name.clone()));
     provider.create_network(&want).await?;
-    record(ledger, Created::Network(want.name));
     Ok(())
 }
 
@@ -343,18 +344,51 @@ async fn run_node(
     ledger: &Ledger,
 ) -> Result<(), ActionError> {
     let spec = spec::node_spec(plan, node, privilege, port, host);
-    provider.run_container(&spec).await?;
     record(ledger, Created::Container(node.name.clone()));
+    provider.run_container(&spec).await?;
     Ok(())
 }
 
 /// Removes what `up` created, newest first. Errors are collected, not fatal: remove all we can.
+///
+/// Resources are recorded before they are requested, so an interrupted request is covered; and
+/// because the engine may finish a create after the client gave up on it, containers are removed
+/// until none of the recorded ones is listed any more (a volume in use cannot be removed).
 pub async fn rollback(provider: &dyn Provider, ledger: &Ledger) -> Vec<String> {
-    let created: Vec<Created> = std::mem::take(&mut *ledger.lock().expect("ledger lock"));
+    let mut created: Vec<Created> = std::mem::take(&mut *ledger.lock().expect("ledger lock"));
+    created.dedup();
+    let containers: Vec<&str> = created
+        .iter()
+        .filter_map(|c| match c {
+            Created::Container(n) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect();
     let mut errors = Vec::new();
+    for attempt in 0..20 {
+        for name in containers.iter().rev() {
+            if let Err(e) = provider.remove_container(name).await {
+                errors.push(e.to_string());
+            }
+        }
+        let listed = match provider.list_containers(labels::CLUSTER).await {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(e.to_string());
+                break;
+            }
+        };
+        if !listed.iter().any(|c| containers.contains(&c.name.as_str())) {
+            errors.clear();
+            break;
+        }
+        if attempt < 19 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     for c in created.iter().rev() {
         let r = match c {
-            Created::Container(n) => provider.remove_container(n).await,
+            Created::Container(_) => continue,
             Created::Volume(v) => provider.remove_volume(v).await,
             Created::Network(n) => provider.remove_network(n).await,
         };
