@@ -1,7 +1,7 @@
 //! The cluster lifecycle: `up` as an ordered list of actions, and `down`, `clean`, `status`.
 //!
 //! Reads like the spec: ensure the image, create the network, prepare the volumes, start the
-//! node containers (master first to learn the privilege mode, then workers concurrently), wait for
+//! node containers (all at once), wait for
 //! systemd. The kubeadm bootstrapper will append its actions after these. Everything goes
 //! through the [`Provider`] and [`NodeExec`] seams; all state is in container, volume and network
 //! labels, so every command works from the labels alone.

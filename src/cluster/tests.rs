@@ -257,7 +257,7 @@ fn started(rec: &Recorder) -> Vec<&'static str> {
 }
 
 #[tokio::test]
-async fn fresh_up_creates_network_volumes_then_master_before_workers() {
+async fn fresh_up_creates_network_and_volumes_then_all_nodes() {
     let plan = plan_for(&[("APISERVER_PORT", "40123")]);
     let f = fake_with_image(&plan);
     let ledger = Ledger::default();
@@ -273,9 +273,7 @@ async fn fresh_up_creates_network_volumes_then_master_before_workers() {
     );
     assert_eq!(
         started(&rec),
-        vec![
-            "image", "network", "volumes", "master", "workers", "systemd"
-        ]
+        vec!["image", "network", "volumes", "nodes", "systemd"]
     );
     let calls = f.state.lock().unwrap().calls.clone();
     assert_eq!(calls[0], "network create kubeadm-dind-net");
@@ -287,12 +285,12 @@ async fn fresh_up_creates_network_volumes_then_master_before_workers() {
             "volume create kubeadm-dind-kube-node-2"
         ]
     );
-    assert_eq!(calls[4], "run kube-master Some(Privileged)");
-    let mut workers = calls[5..].to_vec();
-    workers.sort();
+    let mut nodes = calls[4..].to_vec();
+    nodes.sort();
     assert_eq!(
-        workers,
+        nodes,
         vec![
+            "run kube-master Some(Privileged)",
             "run kube-node-1 Some(Privileged)",
             "run kube-node-2 Some(Privileged)"
         ]
@@ -320,8 +318,8 @@ async fn refused_privileged_mode_falls_back_to_capabilities_and_says_so() {
     let calls = f.state.lock().unwrap().calls.clone();
     assert_eq!(
         calls.iter().filter(|c| c.ends_with("refused")).count(),
-        1,
-        "only the master probes: {calls:?}"
+        3,
+        "each node tries once, concurrently: {calls:?}"
     );
     assert_eq!(
         calls
@@ -329,6 +327,35 @@ async fn refused_privileged_mode_falls_back_to_capabilities_and_says_so() {
             .filter(|c| c.contains("AllCapsButSysResource"))
             .count(),
         3
+    );
+}
+
+#[tokio::test]
+async fn a_recorded_refusal_skips_the_privileged_attempt_next_time() {
+    let plan = plan_for(&[]);
+    let mut f = fake_with_image(&plan);
+    f.refuse_privileged = true;
+    run_up(&f, &FakeExec("running"), &plan, &Ledger::default())
+        .await
+        .0
+        .unwrap();
+    assert_eq!(
+        f.state.lock().unwrap().volumes["kdc-engine"].labels["io.kdc.privileged"],
+        "refused"
+    );
+    f.state.lock().unwrap().calls.clear();
+    let (r, rec) = run_up(&f, &FakeExec("running"), &plan, &Ledger::default()).await;
+    assert_eq!(r.unwrap().privilege, Privilege::AllCapsButSysResource);
+    let calls = f.state.lock().unwrap().calls.clone();
+    assert!(!calls.iter().any(|c| c.ends_with("refused")), "{calls:?}");
+    assert!(rec.0.iter().any(
+        |e| matches!(e, Event::Note { message } if message.contains("docker volume rm kdc-engine"))
+    ));
+    let mut r2 = Recorder::default();
+    clean(&f, &plan.cluster.label, &mut r2).await.unwrap();
+    assert!(
+        f.state.lock().unwrap().volumes.contains_key("kdc-engine"),
+        "engine facts survive clean"
     );
 }
 
@@ -414,7 +441,7 @@ async fn failure_rolls_back_everything_created_and_nothing_else() {
     assert!(rec.0.iter().any(|e| matches!(
         e,
         Event::ActionFinished {
-            name: "workers",
+            name: "nodes",
             error: Some(_),
             ..
         }

@@ -98,43 +98,43 @@ pub async fn up(
     )
     .await?;
 
-    let master = plan.master();
-    let (privilege, note) = step(
+    // All nodes start at once; each falls back on its own if privileged mode is refused, which
+    // costs one failed start in parallel instead of a serial probe before the workers.
+    let n = plan.nodes.len();
+    let known_refused = refusal_recorded(provider).await;
+    let first = if known_refused {
+        Privilege::AllCapsButSysResource
+    } else {
+        Privilege::Privileged
+    };
+    let started = step(
         reporter,
-        "master",
-        format!("Starting master container {}", master.name),
-        start_master(provider, plan, opts.host, apiserver_port, ledger),
+        "nodes",
+        format!("Starting {n} node container{}", super::plural(n)),
+        async {
+            let runs = plan.nodes.iter().map(|node| {
+                start_node(
+                    provider,
+                    plan,
+                    node,
+                    first,
+                    opts.host,
+                    apiserver_port,
+                    ledger,
+                )
+            });
+            futures_util::future::try_join_all(runs).await
+        },
     )
     .await?;
-    if let Some(message) = note {
+    let privilege = started.iter().map(|(p, _)| *p).max().unwrap_or(first);
+    if let Some(message) = started.into_iter().find_map(|(_, note)| note) {
         reporter.report(&Event::Note { message });
-    }
-    let workers = &plan.nodes[1..];
-    if !workers.is_empty() {
-        step(
-            reporter,
-            "workers",
-            format!(
-                "Starting {} worker container{}",
-                workers.len(),
-                super::plural(workers.len())
-            ),
-            async {
-                let runs = workers.iter().map(|node| {
-                    run_node(
-                        provider,
-                        plan,
-                        node,
-                        privilege,
-                        apiserver_port,
-                        opts.host,
-                        ledger,
-                    )
-                });
-                futures_util::future::try_join_all(runs).await.map(|_| ())
-            },
-        )
-        .await?;
+        record_refusal(provider).await;
+    } else if known_refused {
+        reporter.report(&Event::Note {
+            message: format!("privileged containers were refused before on this engine; nodes run with all capabilities but SYS_RESOURCE (docker volume rm {ENGINE_VOLUME} to try again)"),
+        });
     }
 
     let states = step(
@@ -283,33 +283,41 @@ fn free_port(plan: &Plan) -> Result<u16, ActionError> {
         })
 }
 
-/// Starts the master privileged; if the runtime refuses privileged mode, falls back to all
-/// capabilities but CAP_SYS_RESOURCE and says so. The workers then use what worked.
-async fn start_master(
+/// An engine-wide volume (no cluster label, so `clean` keeps it) whose label remembers that the
+/// runtime refuses privileged containers, so later `up`s skip a failing start per node.
+pub const ENGINE_VOLUME: &str = "kdc-engine";
+const REFUSED_LABEL: &str = "io.kdc.privileged";
+
+async fn refusal_recorded(provider: &dyn Provider) -> bool {
+    matches!(provider.volume(ENGINE_VOLUME).await, Ok(Some(v)) if v.labels.get(REFUSED_LABEL).map(String::as_str) == Some("refused"))
+}
+
+async fn record_refusal(provider: &dyn Provider) {
+    let labels =
+        std::collections::BTreeMap::from([(REFUSED_LABEL.to_string(), "refused".to_string())]);
+    let _ = provider.create_volume(ENGINE_VOLUME, &labels).await;
+}
+
+/// Starts a node with `first` privilege; if the runtime refuses privileged mode, falls back to
+/// all capabilities but CAP_SYS_RESOURCE and says so.
+async fn start_node(
     provider: &dyn Provider,
     plan: &Plan,
+    node: &Node,
+    first: Privilege,
     host: HostFacts,
     port: u16,
     ledger: &Ledger,
 ) -> Result<(Privilege, Option<String>), ActionError> {
-    let master = plan.master();
-    match run_node(
-        provider,
-        plan,
-        master,
-        Privilege::Privileged,
-        port,
-        host,
-        ledger,
-    )
-    .await
-    {
-        Ok(()) => Ok((Privilege::Privileged, None)),
-        Err(ActionError::Provider(e)) if refused_privileged(&e.message) => {
+    match run_node(provider, plan, node, first, port, host, ledger).await {
+        Ok(()) => Ok((first, None)),
+        Err(ActionError::Provider(e))
+            if first == Privilege::Privileged && refused_privileged(&e.message) =>
+        {
             run_node(
                 provider,
                 plan,
-                master,
+                node,
                 Privilege::AllCapsButSysResource,
                 port,
                 host,

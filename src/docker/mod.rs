@@ -69,7 +69,8 @@ pub struct NetworkSpec {
 /// How much privilege a node container gets. Some runtimes refuse `--privileged` (for example
 /// when the host's capability bounding set lacks CAP_SYS_RESOURCE, as in restricted CI sandboxes);
 /// then every capability but the refused one, with seccomp and AppArmor unconfined, does the job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Ordered from most to least privilege.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Privilege {
     Privileged,
     /// `--cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined

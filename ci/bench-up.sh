@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Benchmark: `kdc up --bootstrapper none` (1 master + 2 workers), fresh and restart (down → up),
+# against a plain sequential docker CLI script that creates the same network, volumes and
+# containers one after another, as kubeadm-dind-cluster did, and waits for systemd in each.
+# All figures come from the same run on the same machine; ratios are what matter.
+#   usage: bash ci/bench-up.sh [ROUNDS]   (default 5; needs Docker and kdc/node:bookworm)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+cargo build --release -q
+kdc=target/release/kdc
+export CLUSTER_ID=9 NUM_NODES=2 CI=true
+image=kdc/node:bookworm
+# The flag set kdc uses on this host; privileged mode is refused here, as kdc doctor reports.
+if docker run --rm --privileged --entrypoint true "$image" >/dev/null 2>&1; then
+  priv=(--privileged --security-opt seccomp=unconfined --security-opt apparmor=unconfined)
+else
+  priv=(--cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined --security-opt apparmor=unconfined)
+fi
+
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc; }
+
+sequential_up() {
+  docker network create --subnet=10.192.9.0/24 --gateway=10.192.9.1 --label bench=1 bench-net >/dev/null
+  local i=2
+  for n in bench-master bench-node-1 bench-node-2; do
+    docker volume create --label bench=1 "vol-$n" >/dev/null
+    docker run -d --name "$n" --hostname "$n" --net bench-net --ip "10.192.9.$i" -l bench=1 "${priv[@]}" \
+      --tmpfs /run --tmpfs /run/lock --tmpfs /tmp --cgroupns private --tty -v "vol-$n:/var" \
+      -p 127.0.0.1::6443 "$image" >/dev/null
+    until [ "$(docker exec "$n" systemctl is-system-running 2>/dev/null)" = running ]; do sleep 0.2; done
+    i=$((i + 1))
+  done
+}
+sequential_clean() {
+  docker rm -f bench-master bench-node-1 bench-node-2 >/dev/null 2>&1 || true
+  docker volume rm vol-bench-master vol-bench-node-1 vol-bench-node-2 >/dev/null 2>&1 || true
+  docker network rm bench-net >/dev/null 2>&1 || true
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
+
+seq_t=() fresh_t=() restart_t=()
+"$kdc" clean -q >/dev/null; sequential_clean
+for r in $(seq "$rounds"); do
+  t=$(now); sequential_up; seq_t+=("$(elapsed "$t")"); sequential_clean
+  t=$(now); "$kdc" up -q >/dev/null; fresh_t+=("$(elapsed "$t")")
+  "$kdc" down -q
+  t=$(now); "$kdc" up -q >/dev/null; restart_t+=("$(elapsed "$t")")
+  "$kdc" clean -q >/dev/null
+  echo "round $r: sequential ${seq_t[-1]}s, kdc fresh ${fresh_t[-1]}s, kdc restart ${restart_t[-1]}s" >&2
+done
+s=$(printf '%s\n' "${seq_t[@]}" | median)
+f=$(printf '%s\n' "${fresh_t[@]}" | median)
+re=$(printf '%s\n' "${restart_t[@]}" | median)
+echo "medians over $rounds rounds (3 nodes, systemd running in each):"
+echo "  sequential docker CLI script: ${s}s"
+echo "  kdc up (fresh):               ${f}s   speed-up vs sequential: $(echo "scale=2; $s / $f" | bc)x (target >= 2)"
+echo "  kdc up (restart from volumes): ${re}s  speed-up vs fresh:      $(echo "scale=2; $f / $re" | bc)x (target >= 1.5)"
