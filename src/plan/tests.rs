@@ -48,7 +48,15 @@ fn has_problem(p: &Problems, what: &str, msg: &str) {
 fn identity_table() {
     // (DIND_LABEL, CLUSTER_ID) -> (label, id, suffix, context)
     // FNV-1a 32 of "foo" = 0xa9f37ed7 (python3), 0xa9f37ed7 % 12 + 1 = 4.
-    let rows: &[(Option<&str>, Option<&str>, &str, u8, &str, &str)] = &[
+    type Row<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+        u8,
+        &'a str,
+        &'a str,
+    );
+    let rows: &[Row] = &[
         (
             None,
             None,
@@ -584,6 +592,30 @@ fn nat64_not_checked_outside_ipv6() {
 fn well_known_nat64_prefix_is_rejected() {
     let e = problems_of(&[("IP_MODE", "ipv6"), ("DNS64_PREFIX", "64:ff9b::")]);
     has_problem(&e, "DNS64_PREFIX", "well-known");
+}
+
+#[test]
+fn fixed_original_bugs_in_addressing() {
+    // §9 item 6: host parts are added as numbers, so a last octet other than 0 works.
+    let p = plan_of(&[("MGMT_CIDRS", "10.192.0.128/25")]);
+    assert_eq!(strs(&p.network.gateways), ["10.192.0.129"]);
+    assert_eq!(strs(&p.nodes[0].addresses), ["10.192.0.130"]);
+    assert_eq!(strs(&p.nodes[2].addresses), ["10.192.0.132"]);
+    // ... and an IPv6 prefix not written with a trailing '::' works (with ID 0).
+    let p = plan_of(&[
+        ("IP_MODE", "ipv6"),
+        ("MGMT_CIDRS", "fd00:20:0:0:0:0:0:0/64"),
+    ]);
+    assert_eq!(strs(&p.nodes[0].addresses), ["fd00:20::2"]);
+    assert_eq!(p.dns64.unwrap().address.to_string(), "fd00:20::100");
+    // §9 item 5: the original always failed to trim fd00:10:20:30:0::/64 ("Cannot trim");
+    // it is the same network as fd00:10:20:30::/64 and gets the same node subnets.
+    let p = ipv6_pods("fd00:10:20:30:0::/64", "1");
+    assert_eq!(strs(&p.nodes[0].pod_cidrs), ["fd00:10:20:30:100::/72"]);
+    assert_eq!(strs(&p.nodes[1].pod_cidrs), ["fd00:10:20:30:200::/72"]);
+    // §9 item 1: a wrong-family CIDR is fatal, not silently turned into a bogus value.
+    let e = resolve(&Inputs::default().with_env([("MGMT_CIDRS", "fd00::/64")])).unwrap_err();
+    assert!(e.list[0].what.starts_with("MGMT_CIDRS"), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------
