@@ -266,15 +266,17 @@ pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
     })
 }
 
-/// The identity rules of seed-spec §4.1, with one fix: a label without a cluster ID gets a
-/// stable ID derived from the label (1-12, the original's random range) instead of a new random
-/// one on every run, so a second `up` finds the same subnets.
+/// The identity rules of seed-spec §4.1, with two fixes: a label without a cluster ID gets a
+/// stable ID instead of a new random one on every run, so a second `up` finds the same subnets;
+/// and the final label alone decides the ID, so two clusters with different IDs can never share
+/// names: a label ending in `-<N>` (N 1-254), such as `foo-3` or `cluster-20`, means ID N — the
+/// same cluster as `DIND_LABEL=foo CLUSTER_ID=3` or `CLUSTER_ID=20`.
 pub fn identity(cfg: &Config) -> Identity {
     let explicit = cfg.cluster_id.filter(|id| *id != 0);
     let (label, id) = match (&cfg.label, explicit) {
         (None, None) => (DEFAULT_LABEL.to_string(), 0),
         (None, Some(id)) => (format!("cluster-{id}"), id),
-        (Some(l), None) => (l.clone(), label_id(l)),
+        (Some(l), None) => (l.clone(), numbered(l).unwrap_or_else(|| label_id(l))),
         (Some(l), Some(id)) => (format!("{l}-{id}"), id),
     };
     let suffix = if label == DEFAULT_LABEL {
@@ -290,7 +292,14 @@ pub fn identity(cfg: &Config) -> Identity {
     }
 }
 
-/// The cluster ID of a labelled cluster without `CLUSTER_ID`: FNV-1a (32 bit) of the label,
+/// `N` of a label `<name>-<N>` with N 1-254 written without leading zeros.
+fn numbered(label: &str) -> Option<u8> {
+    let (name, n) = label.rsplit_once('-')?;
+    let id: u8 = n.parse().ok().filter(|id| (1..=254).contains(id))?;
+    (!name.is_empty() && id.to_string() == n).then_some(id)
+}
+
+/// The cluster ID of a labelled cluster without `CLUSTER_ID` (and no `-<N>` ending): FNV-1a (32 bit) of the label,
 /// mod 12, plus 1. Stable across runs and machines; documented in the README.
 pub fn label_id(label: &str) -> u8 {
     let mut h: u32 = 0x811c_9dc5;

@@ -870,3 +870,39 @@ mod props {
         }
     }
 }
+
+/// A label's numeric ending is its ID, so different IDs never share names (found by a test:
+/// `DIND_LABEL=foo-3` used to hash to ID 12 while `foo` + `CLUSTER_ID=3` gave the same names on ID 3).
+#[test]
+fn numbered_label_means_that_id_so_names_and_ids_agree() {
+    let with_id = identity_of(Some("foo"), Some(3));
+    let numbered = identity_of(Some("foo-3"), None);
+    assert_eq!(numbered, with_id);
+    assert_eq!((numbered.label.as_str(), numbered.id), ("foo-3", 3));
+    assert_eq!(
+        identity_of(Some("cluster-20"), None),
+        identity_of(None, Some(20))
+    );
+    // Not a number, out of range, or zero-padded: the label is hashed as before.
+    for l in ["foo-x", "foo-0", "foo-255", "foo-03", "3"] {
+        assert_eq!(
+            identity_of(Some(l), None).id,
+            crate::plan::label_id(l),
+            "{l}"
+        );
+    }
+}
+
+fn identity_of(label: Option<&str>, id: Option<u8>) -> crate::plan::Identity {
+    let mut vars: Vec<(&str, String)> = Vec::new();
+    if let Some(l) = label {
+        vars.push(("DIND_LABEL", l.to_string()));
+    }
+    if let Some(i) = id {
+        vars.push(("CLUSTER_ID", i.to_string()));
+    }
+    let cfg = crate::config::resolve(&crate::config::Inputs::default().with_env(vars))
+        .unwrap()
+        .config;
+    crate::plan::identity(&cfg)
+}
