@@ -107,10 +107,10 @@ impl Inputs {
     {
         for (name, value) in vars {
             let (name, value) = (name.as_ref(), value.as_ref());
-            if let Some(s) = SETTINGS.iter().find(|s| s.env == name) {
-                if !value.trim().is_empty() {
-                    self.env.insert(s.key, value.to_string());
-                }
+            if let Some(s) = SETTINGS.iter().find(|s| s.env == name)
+                && !value.trim().is_empty()
+            {
+                self.env.insert(s.key, value.to_string());
             }
         }
         self
@@ -762,4 +762,4 @@ fn net(s: &str) -> Cidr {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

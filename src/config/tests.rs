@@ -26,7 +26,9 @@ fn texts(c: &[Cidr]) -> Vec<&str> {
     c.iter().map(|c| c.text.as_str()).collect()
 }
 
-fn has(p: &Problems, what: &str, msg: &str) {
+/// Asserts that one problem names `what` (a substring of `Problem::what`) and `msg` (a substring
+/// of the message).
+pub(crate) fn has(p: &Problems, what: &str, msg: &str) {
     assert!(
         p.list
             .iter()

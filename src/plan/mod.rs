@@ -475,7 +475,7 @@ impl Planner {
             self.problem(Key::Dns64Prefix, format!(
                 "{prefix} is the well-known NAT64 prefix, which tayga refuses to use with private IPv4 addresses such as its pool (RFC 6052 §3.1); use a ULA prefix such as fd00:10:64:ff9b::"));
         }
-        if u128::from(NAT64_HOST) >= address::usable_hosts(&IpNet::V6(mgmt6)) {
+        if NAT64_HOST >= address::usable_hosts(&IpNet::V6(mgmt6)) {
             self.problem(Key::MgmtCidrs, format!(
                 "{mgmt6} is too small for the DNS64 and NAT64 containers (host parts 0x100 and 0x200); use /118 or shorter"));
             return (None, None);

@@ -30,16 +30,7 @@ fn strs<T: ToString>(items: &[T]) -> Vec<String> {
     items.iter().map(ToString::to_string).collect()
 }
 
-/// Asserts that one problem names `what` (a substring of `Problem::what`) and `msg` (a substring
-/// of the message).
-fn has_problem(p: &Problems, what: &str, msg: &str) {
-    assert!(
-        p.list
-            .iter()
-            .any(|x| x.what.contains(what) && x.message.contains(msg)),
-        "no problem ({what}, {msg}) in {p}"
-    );
-}
+use crate::config::tests::has as has_problem;
 
 // ---------------------------------------------------------------------------------------------
 // §4.1 identity
