@@ -55,6 +55,24 @@ pub enum Command {
     /// Check that this host can run kdc clusters: Docker, privileges, IPv6, /dev/net/tun,
     /// inotify limits, images. Exits 1 if a check fails.
     Doctor,
+    /// Build kdc's images (offline from Debian packages, or --from-registry).
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build the node and/or support image; skipped when its inputs are unchanged.
+    Build {
+        #[arg(value_enum, default_value = "all")]
+        which: crate::images::Which,
+        /// Rebuild even when the inputs are unchanged (picks up newer Debian packages).
+        #[arg(long)]
+        force: bool,
+        /// Build from the plain Dockerfile.registry (FROM debian:bookworm), for hosts with a registry.
+        #[arg(long)]
+        from_registry: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -32,6 +32,9 @@ pub enum KdcError {
     /// A cluster command failed in one of its actions.
     #[error(transparent)]
     Cluster(crate::cluster::ClusterError),
+    /// Building an image failed.
+    #[error(transparent)]
+    Image(#[from] crate::images::ImageError),
     /// Writing a result to stdout or a file failed.
     #[error("cannot write {what}")]
     Io {

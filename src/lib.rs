@@ -13,6 +13,7 @@ pub mod docker;
 pub mod doctor;
 pub mod error;
 pub mod events;
+pub mod images;
 pub mod plan;
 pub mod report;
 

@@ -5,7 +5,7 @@ mod plan;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, ClusterArgs, Command, GetCommand, GlobalArgs};
+use crate::cli::{Cli, ClusterArgs, Command, GetCommand, GlobalArgs, ImageCommand};
 use crate::config::{self, Inputs};
 use crate::{Env, KdcError};
 
@@ -19,6 +19,14 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
         Command::Status | Command::Get(GetCommand::Clusters) => cluster::status(&cli.global),
         Command::ApiserverPort(args) => cluster::apiserver_port(&cli.global, &args, env),
         Command::Doctor => cluster::doctor(&cli.global),
+        Command::Image(ImageCommand::Build {
+            which,
+            force,
+            from_registry,
+        }) => {
+            crate::images::build(which, force, from_registry)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
