@@ -32,6 +32,9 @@ pub enum KdcError {
     /// A cluster command failed in one of its actions.
     #[error(transparent)]
     Cluster(crate::cluster::ClusterError),
+    /// A dump, blob or log could not be read or split completely; every problem is listed.
+    #[error(transparent)]
+    Dump(#[from] crate::dump::Problems),
     /// Writing a result to stdout or a file failed.
     #[error("cannot write {what}")]
     Io {

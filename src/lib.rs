@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod docker;
+pub mod dump;
 pub mod error;
 pub mod events;
 pub mod plan;

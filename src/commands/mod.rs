@@ -1,6 +1,7 @@
 //! One function per command: gather inputs, do the work, print results to stdout.
 
 mod cluster;
+mod dump;
 mod plan;
 
 use std::process::ExitCode;
@@ -18,6 +19,9 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
         Command::Clean(args) => cluster::clean(&cli.global, &args, env),
         Command::Status | Command::Get(GetCommand::Clusters) => cluster::status(&cli.global),
         Command::ApiserverPort(args) => cluster::apiserver_port(&cli.global, &args, env),
+        Command::Dump64(args) => dump::dump64(&args),
+        Command::SplitDump(args) => dump::split_dump(&cli.global, &args),
+        Command::SplitDump64(args) => dump::split_dump64(&cli.global, &args),
     }
 }
 
