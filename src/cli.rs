@@ -58,6 +58,14 @@ pub enum Command {
     /// Build kdc's images (offline from Debian packages, or --from-registry).
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Encode a text dump as a blob for a CI log (lzma + base64 at 100 columns between
+    /// `%%% start-base64 %%%` and `%%% end-base64 %%%`), readable by the original's split-dump64.
+    Dump64(Dump64Args),
+    /// Split a text dump (`@@@ <name> @@@` sections) into files.
+    SplitDump(SplitArgs),
+    /// Find every blob in a CI log (GitHub Actions, Jenkins, Travis, CircleCI…), decode it and
+    /// split it into files: one blob into DIR, several into DIR/1, DIR/2, ….
+    SplitDump64(SplitArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +81,35 @@ pub enum ImageCommand {
         #[arg(long)]
         from_registry: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct Dump64Args {
+    /// The text dump to encode (`-` for stdin). Dumping a live cluster comes with the cluster
+    /// lifecycle; until then `--from` is required.
+    #[arg(long, value_name = "FILE|-")]
+    pub from: PathBuf,
+    /// lzma preset: 0 (fast) to 9 (smallest; 9 needs ~700 MB to compress).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub level: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// Output directory.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR",
+        default_value = "cluster-dump"
+    )]
+    pub dir: PathBuf,
+    /// Stop writing after this many decompressed bytes, so a hostile log cannot fill the disk.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::dump::DEFAULT_MAX_BYTES)]
+    pub max_bytes: u64,
+    /// The dump or log to read (`-` or nothing for stdin).
+    #[arg(value_name = "FILE|-")]
+    pub input: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,6 +35,9 @@ pub enum KdcError {
     /// Building an image failed.
     #[error(transparent)]
     Image(#[from] crate::images::ImageError),
+    /// A dump, blob or log could not be read or split completely; every problem is listed.
+    #[error(transparent)]
+    Dump(#[from] crate::dump::Problems),
     /// Writing a result to stdout or a file failed.
     #[error("cannot write {what}")]
     Io {

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod docker;
 pub mod doctor;
+pub mod dump;
 pub mod error;
 pub mod events;
 pub mod images;

@@ -1,6 +1,7 @@
 //! One function per command: gather inputs, do the work, print results to stdout.
 
 mod cluster;
+mod dump;
 mod plan;
 
 use std::process::ExitCode;
@@ -27,6 +28,9 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
             crate::images::build(which, force, from_registry)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Dump64(args) => dump::dump64(&args),
+        Command::SplitDump(args) => dump::split_dump(&cli.global, &args),
+        Command::SplitDump64(args) => dump::split_dump64(&cli.global, &args),
     }
 }
 

@@ -1,0 +1,108 @@
+//! Failure artifacts: the text dump, the base64 blob that carries it through a CI log, and the
+//! way back from a log to files.
+//!
+//! Formats are byte-compatible with kubeadm-dind-cluster (seed spec §2): a kdc blob decodes with
+//! `base64 -d | lzma -dc`, and a blob made by `lzma | base64 -w 100` decodes here. Everything
+//! streams with constant memory because CI logs and dumps can be hundreds of megabytes, and a
+//! log is untrusted input, so names are checked and nothing is written through a symlink.
+
+mod scan;
+mod sink;
+mod split;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use scan::{BlobReport, ScanReport, scan_log};
+pub use sink::{DirSink, DumpSink, MemSink, merge_dir};
+pub use split::{Splitter, check_name, split_text};
+pub use writer::{BlobWriter, DumpMeta, DumpWriter, wrap_base64};
+
+/// The first line of every text dump (the original's header).
+pub const HEADER: &str = "*** Dumping cluster state ***";
+/// The line that opens a blob.
+pub const START_MARKER: &str = "%%% start-base64 %%%";
+/// The line that closes a blob.
+pub const END_MARKER: &str = "%%% end-base64 %%%";
+/// Base64 line width of the original pipeline (`base64 -w 100`).
+pub const BASE64_WIDTH: usize = 100;
+/// The name of kdc's metadata section.
+pub const META_NAME: &str = "kdc-dump.json";
+/// Default cap on decompressed output, so a hostile log cannot fill the disk.
+pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
+
+/// Something that went wrong while writing or reading a dump. Most are reported and skipped so
+/// that one bad section or blob does not hide the rest of a log.
+#[derive(Debug, thiserror::Error)]
+pub enum DumpError {
+    /// The log holds no start marker at all.
+    #[error("no blob found: no `{START_MARKER}` line in the input")]
+    NoBlob,
+    /// A start marker without an end marker: what decoded is kept.
+    #[error("blob {blob} truncated at line {line}: no `{END_MARKER}` line")]
+    Truncated { blob: usize, line: u64 },
+    /// A line inside a blob that is not base64.
+    #[error("blob {blob}: invalid base64 at line {line}")]
+    Base64 { blob: usize, line: u64 },
+    /// The decoded bytes are not a valid .lzma/.xz stream.
+    #[error("blob {blob}: corrupted compressed data at line {line}: {reason}")]
+    Corrupt {
+        blob: usize,
+        line: u64,
+        reason: String,
+    },
+    /// A section name that could escape the output directory or is not a usable file name.
+    #[error("refusing file name {name:?}: {reason}")]
+    UnsafeName { name: String, reason: &'static str },
+    /// An existing symlink where a directory or file would be written.
+    #[error("refusing to write through symlink {}", path.display())]
+    Symlink { path: PathBuf },
+    /// The decompressed output reached `--max-bytes`.
+    #[error("output limit of {limit} bytes reached; the rest is not written")]
+    Limit { limit: u64 },
+    /// Reading the input failed.
+    #[error("cannot read the input")]
+    Read(#[source] std::io::Error),
+    /// Creating or writing an output file failed.
+    #[error("cannot write {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl DumpError {
+    /// Whether processing can go on after this error (the next section or blob may be fine).
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            DumpError::Limit { .. } | DumpError::Read(_) | DumpError::Io { .. }
+        )
+    }
+}
+
+/// Every problem of one run, shown one per line; a non-empty list means a non-zero exit.
+#[derive(Debug, Default)]
+pub struct Problems(pub Vec<DumpError>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "{one}"),
+            many => {
+                write!(f, "{} problems:", many.len())?;
+                for p in many {
+                    write!(f, "\n  - {p}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Problems {}

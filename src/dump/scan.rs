@@ -1,0 +1,495 @@
+//! Finding and decoding every blob in a CI log, streaming.
+//!
+//! Real logs are messy: CRLF, ANSI colours, a timestamp before every line (GitHub Actions,
+//! Jenkins timestamper), `travis_fold`/`travis_time` lines, a blob cut off by a log limit.
+//! Lines outside blobs are skipped with a SIMD substring search and never copied; inside a blob
+//! each line is cleaned, base64-decoded and pushed through liblzma into the splitter, so memory
+//! stays constant whatever the size of the log or the dump.
+
+use std::io::{self, BufRead};
+
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use liblzma::stream::{Action, CONCATENATED, Status, Stream};
+use memchr::memmem;
+use serde::Serialize;
+
+use super::{DumpError, DumpSink, END_MARKER, START_MARKER, Splitter};
+
+/// Longest piece of a line handled at once; a longer line (a blob on one line) is processed in
+/// pieces of this size.
+const PIECE: usize = 64 * 1024;
+/// Memory the lzma decoder may use: enough for any preset (9 needs 65 MiB), not for a forged
+/// header asking for gigabytes.
+const MEMLIMIT: u64 = 256 << 20;
+
+/// What was found for one blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlobReport {
+    /// 1-based, in log order.
+    pub index: usize,
+    /// Line of the start marker.
+    pub start_line: u64,
+    /// Line of the end marker; `None` when the blob is truncated.
+    pub end_line: Option<u64>,
+    /// `lzma` (LZMA_Alone, what kdc and the original write), `xz`, or `unknown`.
+    pub format: &'static str,
+    /// Compressed bytes decoded from base64.
+    pub compressed_bytes: u64,
+    /// Whether the blob decoded completely without problems.
+    pub ok: bool,
+}
+
+/// The result of scanning a log: the blobs in order and every problem met.
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    pub blobs: Vec<BlobReport>,
+    pub problems: Vec<DumpError>,
+    /// Lines read.
+    pub lines: u64,
+}
+
+/// Cleans one log line for marker and payload matching: drops the line end, anything a
+/// carriage return overwrote (travis), ANSI escape sequences, a CI timestamp prefix, and
+/// surrounding whitespace.
+pub(crate) fn clean_line(raw: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut line = raw;
+    while let Some(rest) = line
+        .strip_suffix(b"\n")
+        .or_else(|| line.strip_suffix(b"\r"))
+    {
+        line = rest;
+    }
+    if let Some(i) = memchr::memrchr(b'\r', line) {
+        line = &line[i + 1..];
+    }
+    let mut i = 0;
+    while i < line.len() {
+        let b = line[i];
+        if b != 0x1b {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        i += 1;
+        match line.get(i) {
+            // CSI: parameters and intermediates, then one final byte in 0x40..=0x7e.
+            Some(b'[') => {
+                i += 1;
+                while i < line.len() && !(0x40..=0x7e).contains(&line[i]) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            // OSC: up to BEL or ESC \.
+            Some(b']') => {
+                while i < line.len() && line[i] != 0x07 && line[i] != 0x1b {
+                    i += 1;
+                }
+                i += if line.get(i) == Some(&0x1b) { 2 } else { 1 };
+            }
+            Some(_) => i += 1,
+            None => {}
+        }
+    }
+    let start = timestamp_prefix(out);
+    out.drain(..start);
+    let end = out.len()
+        - out
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+    out.truncate(end);
+    let start = out.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    out.drain(..start);
+}
+
+/// Length of a leading CI timestamp: GitHub Actions `2024-05-01T10:00:00.1234567Z ` or the
+/// Jenkins timestamper `[2024-05-01T10:00:00.123Z] ` (any bracketed stamp starting with a digit).
+fn timestamp_prefix(line: &[u8]) -> usize {
+    let head = &line[..line.len().min(48)];
+    if head.len() > 5 && head[..4].iter().all(u8::is_ascii_digit) && head[4] == b'-' {
+        if let Some(z) = memchr::memchr(b' ', head) {
+            if z > 0 && head[z - 1] == b'Z' {
+                return z + 1;
+            }
+        }
+    }
+    if head.len() > 2 && head[0] == b'[' && head[1].is_ascii_digit() {
+        if let Some(e) = memchr::memchr(b']', head) {
+            return e + 1;
+        }
+    }
+    0
+}
+
+/// Lines inside a blob that carry no data: CI folding and timing lines, GitHub group lines.
+fn is_noise(line: &[u8]) -> bool {
+    line.is_empty()
+        || line.starts_with(b"travis_fold:")
+        || line.starts_with(b"travis_time:")
+        || line.starts_with(b"##[")
+}
+
+fn is_base64(data: &[u8]) -> bool {
+    data.iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+}
+
+/// Decoding state of the blob being read.
+struct Blob {
+    report: BlobReport,
+    /// Text before the marker on the start line that is not a known timestamp, stripped from
+    /// the following lines too (e.g. a `docker compose` service prefix).
+    prefix: Vec<u8>,
+    stream: Option<Stream>,
+    pending: Vec<u8>,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    /// The compressed stream ended; later data is ignored.
+    done: bool,
+    /// A problem was reported; the rest of the blob is skipped.
+    failed: bool,
+    split: Splitter,
+}
+
+/// The base64 decoder for input: standard alphabet, padding optional, so a blob whose last
+/// line lost its `=` still decodes.
+fn engine() -> GeneralPurpose {
+    GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    )
+}
+
+impl Blob {
+    fn new(index: usize, line: u64, prefix: Vec<u8>) -> Blob {
+        Blob {
+            report: BlobReport {
+                index,
+                start_line: line,
+                end_line: None,
+                format: "unknown",
+                compressed_bytes: 0,
+                ok: false,
+            },
+            prefix,
+            stream: None,
+            pending: Vec::new(),
+            raw: Vec::new(),
+            out: vec![0; 64 * 1024],
+            done: false,
+            failed: false,
+            split: Splitter::new(),
+        }
+    }
+
+    fn fail(&mut self, problems: &mut Vec<DumpError>, err: DumpError) {
+        self.failed = true;
+        problems.push(err);
+    }
+
+    /// Adds base64 text; decodes every whole quad.
+    fn payload<S: DumpSink + ?Sized>(
+        &mut self,
+        text: &[u8],
+        line: u64,
+        sink: &mut S,
+        problems: &mut Vec<DumpError>,
+    ) -> Result<(), DumpError> {
+        if self.failed || self.done {
+            return Ok(());
+        }
+        if !is_base64(text) {
+            let blob = self.report.index;
+            self.fail(problems, DumpError::Base64 { blob, line });
+            return Ok(());
+        }
+        self.pending.extend_from_slice(text);
+        let whole = self.pending.len() / 4 * 4;
+        self.decode(whole, line, sink, problems)
+    }
+
+    fn decode<S: DumpSink + ?Sized>(
+        &mut self,
+        len: usize,
+        line: u64,
+        sink: &mut S,
+        problems: &mut Vec<DumpError>,
+    ) -> Result<(), DumpError> {
+        if len == 0 {
+            return Ok(());
+        }
+        let blob = self.report.index;
+        self.raw.resize(len / 4 * 3 + 3, 0);
+        let n = match engine().decode_slice(&self.pending[..len], &mut self.raw) {
+            Ok(n) => n,
+            Err(_) => {
+                self.fail(problems, DumpError::Base64 { blob, line });
+                return Ok(());
+            }
+        };
+        self.pending.drain(..len);
+        if self.stream.is_none() {
+            self.report.format = if self.raw.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
+                "xz"
+            } else {
+                "lzma"
+            };
+            match Stream::new_auto_decoder(MEMLIMIT, CONCATENATED) {
+                Ok(s) => self.stream = Some(s),
+                Err(e) => {
+                    let reason = e.to_string();
+                    self.fail(problems, DumpError::Corrupt { blob, line, reason });
+                    return Ok(());
+                }
+            }
+        }
+        self.report.compressed_bytes += n as u64;
+        let raw = std::mem::take(&mut self.raw);
+        let res = self.inflate(&raw[..n], Action::Run, line, sink, problems);
+        self.raw = raw;
+        res
+    }
+
+    /// Runs liblzma over `input` (or finishes the stream) and splits what comes out.
+    fn inflate<S: DumpSink + ?Sized>(
+        &mut self,
+        mut input: &[u8],
+        action: Action,
+        line: u64,
+        sink: &mut S,
+        problems: &mut Vec<DumpError>,
+    ) -> Result<(), DumpError> {
+        let blob = self.report.index;
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(());
+        };
+        loop {
+            let (in0, out0) = (stream.total_in(), stream.total_out());
+            let res = stream.process(input, &mut self.out, action);
+            let used = (stream.total_in() - in0) as usize;
+            let made = (stream.total_out() - out0) as usize;
+            input = &input[used.min(input.len())..];
+            self.split.feed(sink, &self.out[..made])?;
+            match res {
+                Ok(Status::StreamEnd) => {
+                    self.done = true;
+                    return Ok(());
+                }
+                Ok(_) if used == 0 && made == 0 => {
+                    if matches!(action, Action::Finish) {
+                        let reason = "compressed data ends early".to_string();
+                        self.fail(problems, DumpError::Corrupt { blob, line, reason });
+                    }
+                    return Ok(());
+                }
+                Ok(_)
+                    if input.is_empty()
+                        && made < self.out.len()
+                        && matches!(action, Action::Run) =>
+                {
+                    return Ok(());
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let reason = e.to_string();
+                    self.fail(problems, DumpError::Corrupt { blob, line, reason });
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Ends the blob at its end marker (`truncated` false) or at a cut (`truncated` true).
+    fn end<S: DumpSink + ?Sized>(
+        mut self,
+        line: u64,
+        truncated: bool,
+        sink: &mut S,
+        problems: &mut Vec<DumpError>,
+    ) -> Result<BlobReport, DumpError> {
+        let blob = self.report.index;
+        let mut fatal = Ok(());
+        if !self.failed && !self.done {
+            let rest = self.pending.len();
+            fatal = self.decode(rest, line, sink, problems);
+            if fatal.is_ok() && !self.failed && !self.done && !truncated {
+                if self.stream.is_none() {
+                    let reason = "the blob is empty".to_string();
+                    self.fail(problems, DumpError::Corrupt { blob, line, reason });
+                } else {
+                    fatal = self.inflate(&[], Action::Finish, line, sink, problems);
+                }
+            }
+        }
+        let finished = self.split.finish(sink);
+        problems.append(&mut self.split.problems);
+        if truncated {
+            problems.push(DumpError::Truncated { blob, line });
+        } else {
+            self.report.end_line = Some(line);
+        }
+        self.report.ok = !truncated && !self.failed;
+        fatal?;
+        finished?;
+        Ok(self.report)
+    }
+}
+
+/// Reads up to the end of the current line (at most [`PIECE`] bytes) into `acc`. Returns
+/// whether the line ended (a newline or end of input) and whether input remains.
+fn read_piece<R: BufRead>(r: &mut R, acc: &mut Vec<u8>) -> io::Result<bool> {
+    acc.clear();
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(true);
+        }
+        let room = PIECE - acc.len();
+        match memchr::memchr(b'\n', avail) {
+            Some(i) if i < room => {
+                acc.extend_from_slice(&avail[..=i]);
+                r.consume(i + 1);
+                return Ok(true);
+            }
+            _ => {
+                let n = avail.len().min(room);
+                acc.extend_from_slice(&avail[..n]);
+                r.consume(n);
+                if acc.len() == PIECE {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+}
+
+/// Finds every blob in `input`, decodes it and splits it into `sink` (blob `n` after
+/// `sink.begin_blob(n)`). Problems are collected, not returned early: one bad blob must not
+/// hide the next. Only the cap, a read error or a write error stop the scan.
+pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) -> ScanReport {
+    let mut report = ScanReport::default();
+    let start = memmem::Finder::new(START_MARKER.as_bytes());
+    let mut blob: Option<Blob> = None;
+    let mut piece = Vec::with_capacity(PIECE);
+    let mut clean = Vec::with_capacity(256);
+    // Lines fully read; the current line is `done + 1`.
+    let mut done: u64 = 0;
+    // The previous piece did not end its line.
+    let mut mid_line = false;
+    let fatal: Option<DumpError> = 'scan: loop {
+        // Outside a blob, skip whole lines without the start marker in bulk.
+        if blob.is_none() && !mid_line {
+            let avail = match input.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => break Some(DumpError::Read(e)),
+            };
+            if avail.is_empty() {
+                break None;
+            }
+            let skip = match start.find(avail) {
+                Some(pos) => memchr::memrchr(b'\n', &avail[..pos]).map_or(0, |i| i + 1),
+                None => memchr::memrchr(b'\n', avail).map_or(0, |i| i + 1),
+            };
+            if skip > 0 {
+                done += memchr::memchr_iter(b'\n', &avail[..skip]).count() as u64;
+                input.consume(skip);
+                continue;
+            }
+        }
+        let first = !mid_line;
+        let ended = match read_piece(&mut input, &mut piece) {
+            Ok(e) => e,
+            Err(e) => break Some(DumpError::Read(e)),
+        };
+        if piece.is_empty() {
+            break None;
+        }
+        let line = done + 1;
+        mid_line = !ended;
+        if ended {
+            done += 1;
+        }
+        if !first {
+            // The rest of a very long line: only data inside a blob matters.
+            if let Some(b) = blob.as_mut() {
+                let text = piece.trim_ascii();
+                if let Err(e) = b.payload(text, line, sink, &mut report.problems) {
+                    break 'scan Some(e);
+                }
+            }
+            continue;
+        }
+        clean_line(&piece, &mut clean);
+        if let Some(b) = blob.as_ref() {
+            if !b.prefix.is_empty() && clean.starts_with(&b.prefix) {
+                clean.drain(..b.prefix.len());
+                let ws = clean.iter().take_while(|c| c.is_ascii_whitespace()).count();
+                clean.drain(..ws);
+            }
+        }
+        if clean.ends_with(START_MARKER.as_bytes()) {
+            if let Some(b) = blob.take() {
+                match b.end(line, true, sink, &mut report.problems) {
+                    Ok(r) => report.blobs.push(r),
+                    Err(e) => break Some(e),
+                }
+            }
+            let index = report.blobs.len() + 1;
+            if let Err(e) = sink.begin_blob(index) {
+                break Some(e);
+            }
+            let prefix = clean[..clean.len() - START_MARKER.len()]
+                .trim_ascii()
+                .to_vec();
+            blob = Some(Blob::new(index, line, prefix));
+            continue;
+        }
+        let Some(b) = blob.as_mut() else {
+            continue;
+        };
+        if clean == END_MARKER.as_bytes() {
+            let b = blob.take().expect("inside a blob");
+            match b.end(line, false, sink, &mut report.problems) {
+                Ok(r) => report.blobs.push(r),
+                Err(e) => break Some(e),
+            }
+            continue;
+        }
+        if is_noise(&clean) {
+            continue;
+        }
+        if let Err(e) = b.payload(&clean, line, sink, &mut report.problems) {
+            break Some(e);
+        }
+    };
+    report.lines = done + u64::from(mid_line);
+    if let Some(b) = blob.take() {
+        let line = report.lines.max(1);
+        if fatal.is_none() {
+            match b.end(line, true, sink, &mut report.problems) {
+                Ok(r) => report.blobs.push(r),
+                Err(e) => report.problems.push(e),
+            }
+        } else {
+            report.blobs.push(b.report);
+        }
+    }
+    let _ = sink.close();
+    report.problems.extend(fatal);
+    if report.blobs.is_empty() && report.problems.is_empty() {
+        report.problems.push(DumpError::NoBlob);
+    }
+    report
+}

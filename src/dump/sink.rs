@@ -1,0 +1,280 @@
+//! Where split files go: a directory (safe against hostile names and planted symlinks) or
+//! memory (tests, and callers that want the files without a disk).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::DumpError;
+
+/// Receives the files of one or more dumps. Names reach a sink already checked by
+/// [`super::check_name`]; a sink still enforces the byte cap and its own safety.
+pub trait DumpSink {
+    /// Later files belong to blob `n` (1-based). Blob 0, the start state, is the sink's root;
+    /// a sink that keeps blobs apart puts blob `n` under `n/`.
+    fn begin_blob(&mut self, n: usize) -> Result<(), DumpError>;
+    /// Makes `name` the current file: created (or truncated) the first time it is named in this
+    /// run, appended to afterwards, as the original's awk did.
+    fn open(&mut self, name: &str) -> Result<(), DumpError>;
+    /// Appends to the current file.
+    fn write(&mut self, data: &[u8]) -> Result<(), DumpError>;
+    /// Flushes and closes the current file.
+    fn close(&mut self) -> Result<(), DumpError>;
+    /// Files created so far.
+    fn files(&self) -> usize;
+    /// Bytes written so far.
+    fn bytes(&self) -> u64;
+}
+
+/// Byte accounting shared by the sinks: the cap is what keeps a small hostile blob (lzma
+/// compresses zeros ~7000:1) from filling a disk.
+#[derive(Debug)]
+struct Budget {
+    max: u64,
+    used: u64,
+}
+
+impl Budget {
+    /// How much of `len` bytes may be written, and the error to report if that is not all.
+    fn take(&mut self, len: usize) -> (usize, Option<DumpError>) {
+        let left = self.max - self.used;
+        let n = (len as u64).min(left);
+        self.used += n;
+        let over = (n < len as u64).then_some(DumpError::Limit { limit: self.max });
+        (n as usize, over)
+    }
+}
+
+/// Writes files under a directory. Every component below the root is checked with
+/// `symlink_metadata` and the file itself is opened with `O_NOFOLLOW`, so a symlink planted in
+/// the directory (or one a previous blob could not create: sinks never make symlinks) cannot
+/// redirect a write outside it.
+#[derive(Debug)]
+pub struct DirSink {
+    root: PathBuf,
+    blob: usize,
+    seen: HashSet<(usize, String)>,
+    current: Option<(PathBuf, BufWriter<File>)>,
+    budget: Budget,
+}
+
+impl DirSink {
+    /// A sink writing under `dir` (created if missing), at most `max_bytes` in all.
+    pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> Result<Self, DumpError> {
+        let root = dir.into();
+        fs::create_dir_all(&root).map_err(|source| DumpError::Io {
+            path: root.clone(),
+            source,
+        })?;
+        Ok(DirSink {
+            root,
+            blob: 0,
+            seen: HashSet::new(),
+            current: None,
+            budget: Budget {
+                max: max_bytes,
+                used: 0,
+            },
+        })
+    }
+
+    /// The directory of the current blob.
+    fn base(&self) -> PathBuf {
+        if self.blob == 0 {
+            self.root.clone()
+        } else {
+            self.root.join(self.blob.to_string())
+        }
+    }
+}
+
+/// Creates the directories of `rel` under `base` (both included), refusing symlinks and
+/// non-directories on the way.
+fn make_dirs(base: &Path, rel: &[&str]) -> Result<PathBuf, DumpError> {
+    let mut path = base.to_path_buf();
+    for part in rel {
+        path.push(part);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => return Err(DumpError::Symlink { path }),
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(DumpError::Io {
+                    path,
+                    source: io::Error::other("exists and is not a directory"),
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir(&path).map_err(|source| DumpError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            Err(source) => return Err(DumpError::Io { path, source }),
+        }
+    }
+    Ok(path)
+}
+
+impl DumpSink for DirSink {
+    fn begin_blob(&mut self, n: usize) -> Result<(), DumpError> {
+        self.close()?;
+        self.blob = n;
+        Ok(())
+    }
+
+    fn open(&mut self, name: &str) -> Result<(), DumpError> {
+        self.close()?;
+        let parts: Vec<&str> = name.split('/').collect();
+        let blob_dir = if self.blob == 0 {
+            vec![]
+        } else {
+            vec![self.blob.to_string()]
+        };
+        let blob_dir: Vec<&str> = blob_dir.iter().map(String::as_str).collect();
+        make_dirs(&self.root, &blob_dir)?;
+        let dir = make_dirs(&self.base(), &parts[..parts.len() - 1])?;
+        let path = dir.join(parts[parts.len() - 1]);
+        let first = self.seen.insert((self.blob, name.to_string()));
+        let mut opts = OpenOptions::new();
+        opts.write(true).create(true).custom_flags(libc::O_NOFOLLOW);
+        if first {
+            opts.truncate(true);
+        } else {
+            opts.append(true);
+        }
+        let file = opts.open(&path).map_err(|source| {
+            if source.raw_os_error() == Some(libc::ELOOP) {
+                DumpError::Symlink { path: path.clone() }
+            } else {
+                DumpError::Io {
+                    path: path.clone(),
+                    source,
+                }
+            }
+        })?;
+        self.current = Some((path, BufWriter::with_capacity(64 * 1024, file)));
+        Ok(())
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), DumpError> {
+        let Some((path, file)) = self.current.as_mut() else {
+            return Ok(());
+        };
+        let (n, over) = self.budget.take(data.len());
+        file.write_all(&data[..n]).map_err(|source| DumpError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        match over {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn close(&mut self) -> Result<(), DumpError> {
+        if let Some((path, mut file)) = self.current.take() {
+            file.flush()
+                .map_err(|source| DumpError::Io { path, source })?;
+        }
+        Ok(())
+    }
+
+    fn files(&self) -> usize {
+        self.seen.len()
+    }
+
+    fn bytes(&self) -> u64 {
+        self.budget.used
+    }
+}
+
+/// Keeps files in memory: `(blob, name) → content`, in name order.
+#[derive(Debug)]
+pub struct MemSink {
+    pub files: BTreeMap<(usize, String), Vec<u8>>,
+    blob: usize,
+    current: Option<(usize, String)>,
+    budget: Budget,
+}
+
+impl MemSink {
+    /// An empty sink holding at most `max_bytes`.
+    pub fn new(max_bytes: u64) -> Self {
+        MemSink {
+            files: BTreeMap::new(),
+            blob: 0,
+            current: None,
+            budget: Budget {
+                max: max_bytes,
+                used: 0,
+            },
+        }
+    }
+}
+
+impl DumpSink for MemSink {
+    fn begin_blob(&mut self, n: usize) -> Result<(), DumpError> {
+        self.blob = n;
+        self.current = None;
+        Ok(())
+    }
+
+    fn open(&mut self, name: &str) -> Result<(), DumpError> {
+        let key = (self.blob, name.to_string());
+        self.files.entry(key.clone()).or_default();
+        self.current = Some(key);
+        Ok(())
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), DumpError> {
+        let Some(key) = &self.current else {
+            return Ok(());
+        };
+        let (n, over) = self.budget.take(data.len());
+        if let Some(file) = self.files.get_mut(key) {
+            file.extend_from_slice(&data[..n]);
+        }
+        over.map_or(Ok(()), Err)
+    }
+
+    fn close(&mut self) -> Result<(), DumpError> {
+        self.current = None;
+        Ok(())
+    }
+
+    fn files(&self) -> usize {
+        self.files.len()
+    }
+
+    fn bytes(&self) -> u64 {
+        self.budget.used
+    }
+}
+
+/// Moves everything under `from` into `to`, replacing files and symlinks of the same name and
+/// merging directories; `from` is removed. Used to move a staged blob into the output directory
+/// once the number of blobs is known (one blob goes to DIR, several to DIR/1, DIR/2, …).
+/// Entries of `to` are checked with `symlink_metadata`, so a symlink there is replaced, never
+/// followed.
+pub fn merge_dir(from: &Path, to: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let src_dir = entry.file_type()?.is_dir();
+        match fs::symlink_metadata(&dst) {
+            Ok(m) if m.is_dir() && src_dir => {
+                merge_dir(&src, &dst)?;
+                continue;
+            }
+            Ok(m) if m.is_dir() => fs::remove_dir_all(&dst)?,
+            Ok(_) => fs::remove_file(&dst)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        fs::rename(&src, &dst)?;
+    }
+    fs::remove_dir_all(from)
+}

@@ -1,0 +1,176 @@
+//! Splitting a text dump into files: the original's awk semantics (text before the first marker
+//! is dropped, a repeated name appends) without its bugs (the whole text between the markers is
+//! the name, and names that could escape the output directory are refused).
+
+use std::io::BufRead;
+
+use super::{DumpError, DumpSink};
+
+/// Longest line that can still be a marker. Longer lines stream straight through, so memory
+/// stays constant whatever the dump holds (a name this long would be refused anyway).
+const MARKER_MAX: usize = 4096;
+
+/// Checks a section name before anything is written: relative, no `.`/`..` or empty components,
+/// no NUL or control characters. Subdirectories (`a/b.txt`) are allowed.
+pub fn check_name(name: &str) -> Result<(), DumpError> {
+    let bad = |reason| {
+        Err(DumpError::UnsafeName {
+            name: name.to_string(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("empty name");
+    }
+    if name.starts_with('/') {
+        return bad("absolute path");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("control character");
+    }
+    for part in name.split('/') {
+        match part {
+            ".." => return bad("`..` component"),
+            "." | "" => return bad("empty or `.` component"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The name in a marker line `@@@ <name> @@@` (a trailing CR tolerated), if it is one.
+fn marker_name(line: &[u8]) -> Option<&[u8]> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.len() >= 8 && line.starts_with(b"@@@ ") && line.ends_with(b" @@@") {
+        Some(&line[4..line.len() - 4])
+    } else {
+        None
+    }
+}
+
+/// A push splitter: feed it dump bytes in any chunking, it writes files to a sink. Problems
+/// that only affect one section (a refused name) are collected in `problems`; `Err` from
+/// [`Splitter::feed`] is fatal (the cap, an I/O error).
+pub struct Splitter {
+    line: Vec<u8>,
+    passthrough: bool,
+    writing: bool,
+    /// Per-section problems, in order.
+    pub problems: Vec<DumpError>,
+}
+
+impl Default for Splitter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Splitter {
+    /// A splitter at the start of a dump: nothing is written before the first marker.
+    pub fn new() -> Self {
+        Splitter {
+            line: Vec::with_capacity(256),
+            passthrough: false,
+            writing: false,
+            problems: Vec::new(),
+        }
+    }
+
+    fn emit<S: DumpSink + ?Sized>(&mut self, sink: &mut S, data: &[u8]) -> Result<(), DumpError> {
+        if self.writing {
+            sink.write(data)?;
+        }
+        Ok(())
+    }
+
+    fn end_line<S: DumpSink + ?Sized>(&mut self, sink: &mut S) -> Result<(), DumpError> {
+        let line = std::mem::take(&mut self.line);
+        let res = match marker_name(&line) {
+            Some(raw) => {
+                self.writing = false;
+                sink.close()?;
+                let name = String::from_utf8_lossy(raw);
+                match check_name(&name).and_then(|()| sink.open(&name)) {
+                    Ok(()) => self.writing = true,
+                    Err(e) if e.is_fatal() => return Err(e),
+                    Err(e) => self.problems.push(e),
+                }
+                Ok(())
+            }
+            None => self.emit(sink, &line),
+        };
+        self.line = line;
+        self.line.clear();
+        res
+    }
+
+    /// Splits the next piece of the dump.
+    pub fn feed<S: DumpSink + ?Sized>(
+        &mut self,
+        sink: &mut S,
+        mut data: &[u8],
+    ) -> Result<(), DumpError> {
+        while !data.is_empty() {
+            let nl = memchr::memchr(b'\n', data);
+            if self.passthrough {
+                let end = nl.map_or(data.len(), |i| i + 1);
+                self.emit(sink, &data[..end])?;
+                self.passthrough = nl.is_none();
+                data = &data[end..];
+                continue;
+            }
+            let end = nl.map_or(data.len(), |i| i + 1);
+            if self.line.len() + end > MARKER_MAX {
+                let line = std::mem::take(&mut self.line);
+                self.emit(sink, &line)?;
+                self.line = line;
+                self.line.clear();
+                self.passthrough = true;
+                continue;
+            }
+            self.line.extend_from_slice(&data[..end]);
+            data = &data[end..];
+            if nl.is_some() {
+                self.end_line(sink)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the dump: a last line without newline is written as it is.
+    pub fn finish<S: DumpSink + ?Sized>(&mut self, sink: &mut S) -> Result<(), DumpError> {
+        if !self.line.is_empty() {
+            self.end_line(sink)?;
+        }
+        self.writing = false;
+        sink.close()
+    }
+}
+
+/// Splits a whole text dump read from `input` (`kdc split-dump`). Returns every problem; a
+/// fatal one (the cap, an I/O error) ends the split early, keeping what was written.
+pub fn split_text<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) -> Vec<DumpError> {
+    let mut split = Splitter::new();
+    let fatal = loop {
+        let buf = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => break Some(DumpError::Read(e)),
+        };
+        if buf.is_empty() {
+            break None;
+        }
+        let n = buf.len();
+        let res = split.feed(sink, buf);
+        input.consume(n);
+        if let Err(e) = res {
+            break Some(e);
+        }
+    };
+    let end = split.finish(sink);
+    let mut problems = split.problems;
+    problems.extend(fatal);
+    problems.extend(end.err());
+    problems
+}

@@ -1,0 +1,387 @@
+//! Unit tests of the dump formats: names, cleaning, splitting, the blob round trip, the cap,
+//! symlink safety, compatibility with the system `lzma`/`base64`, and a proptest.
+
+use std::io::{Cursor, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use proptest::prelude::*;
+
+use super::scan::clean_line;
+use super::*;
+
+fn meta() -> DumpMeta {
+    DumpMeta {
+        kdc_version: "0.1.0".into(),
+        cluster: "kdc".into(),
+        time: "2024-05-01T10:00:00Z".into(),
+        ip_mode: "ipv4".into(),
+    }
+}
+
+fn dump_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = DumpWriter::new(Vec::new(), &meta()).unwrap();
+    for (name, content) in files {
+        w.section(name, content).unwrap();
+    }
+    w.finish().unwrap()
+}
+
+fn blob_of(dump: &[u8], level: u32) -> Vec<u8> {
+    let mut b = BlobWriter::new(Vec::new(), level).unwrap();
+    b.write_all(dump).unwrap();
+    b.finish().unwrap()
+}
+
+fn split_mem(dump: &[u8]) -> (MemSink, Vec<DumpError>) {
+    let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+    let problems = split_text(Cursor::new(dump), &mut sink);
+    (sink, problems)
+}
+
+fn file<'a>(sink: &'a MemSink, blob: usize, name: &str) -> &'a [u8] {
+    &sink.files[&(blob, name.to_string())]
+}
+
+#[test]
+fn names_are_checked() {
+    for ok in ["a.txt", "sub/dir/b c.log", "pod-n-ns-p--c.log", "日本.txt"] {
+        assert!(check_name(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "",
+        "/etc/passwd",
+        "../x",
+        "a/../../x",
+        "a/..",
+        ".",
+        "a//b",
+        "a/",
+        "a\0b",
+        "a\nb",
+        "\x1b[0m",
+    ] {
+        assert!(
+            matches!(check_name(bad), Err(DumpError::UnsafeName { .. })),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn lines_are_cleaned() {
+    let mut out = Vec::new();
+    let cases: &[(&[u8], &[u8])] = &[
+        (b"%%% start-base64 %%%\r\n", b"%%% start-base64 %%%"),
+        (
+            b"2024-05-01T10:00:00.1234567Z \x1b[36;1m%%% end-base64 %%%\x1b[0m\n",
+            b"%%% end-base64 %%%",
+        ),
+        (b"[2024-05-01T10:00:00.123Z] QUJD\n", b"QUJD"),
+        (b"travis_fold:end:x\r\x1b[0K\r\n", b""),
+        (b"  QUJD  \n", b"QUJD"),
+        (b"\x1b]0;title\x07QUJD", b"QUJD"),
+    ];
+    for (raw, want) in cases {
+        clean_line(raw, &mut out);
+        assert_eq!(out, *want, "{:?}", String::from_utf8_lossy(raw));
+    }
+}
+
+#[test]
+fn base64_wraps_at_exactly_100() {
+    let dump = dump_of(&[("x", &[7u8; 5000])]);
+    let blob = String::from_utf8(blob_of(&dump, 0)).unwrap();
+    let lines: Vec<&str> = blob.lines().collect();
+    assert_eq!(lines[0], START_MARKER);
+    assert_eq!(*lines.last().unwrap(), END_MARKER);
+    let body = &lines[1..lines.len() - 1];
+    assert!(body[..body.len() - 1].iter().all(|l| l.len() == 100));
+    assert!(!body.last().unwrap().is_empty() && body.last().unwrap().len() <= 100);
+    assert!(blob.ends_with("\n"));
+}
+
+#[test]
+fn dump_starts_with_header_and_metadata() {
+    let dump = dump_of(&[("a.txt", b"x")]);
+    let text = String::from_utf8(dump.clone()).unwrap();
+    assert!(text.starts_with("*** Dumping cluster state ***\n@@@ kdc-dump.json @@@\n{"));
+    let (sink, problems) = split_mem(&dump);
+    assert!(problems.is_empty());
+    let m: DumpMeta = serde_json::from_slice(file(&sink, 0, META_NAME)).unwrap();
+    assert_eq!(m, meta());
+    assert_eq!(file(&sink, 0, "a.txt"), b"x\n");
+}
+
+#[test]
+fn writer_refuses_unsafe_names() {
+    let mut w = DumpWriter::new(Vec::new(), &meta()).unwrap();
+    assert!(w.section("../x", b"").is_err());
+}
+
+#[test]
+fn split_follows_the_original_with_whole_names() {
+    let dump = b"dropped\n@@@ b c.txt @@@\none\n@@@ @@@\nnot a marker\n@@@ d @@@ \n@@@ b c.txt @@@\ntwo\n@@@  @@@\nlost\n@@@ e @@@\r\nlast";
+    let (sink, problems) = split_mem(dump);
+    assert_eq!(
+        file(&sink, 0, "b c.txt"),
+        b"one\n@@@ @@@\nnot a marker\n@@@ d @@@ \ntwo\n"
+    );
+    assert_eq!(file(&sink, 0, "e"), b"last");
+    assert_eq!(sink.files.len(), 2);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+}
+
+#[test]
+fn long_lines_stream_through() {
+    let long = vec![b'x'; 20_000];
+    let mut dump = b"@@@ a @@@\n".to_vec();
+    dump.extend_from_slice(&long);
+    dump.extend_from_slice(b"\n@@@ b @@@\nz\n");
+    let (sink, problems) = split_mem(&dump);
+    assert!(problems.is_empty());
+    assert_eq!(file(&sink, 0, "a").len(), 20_001);
+    assert_eq!(file(&sink, 0, "b"), b"z\n");
+}
+
+#[test]
+fn blob_round_trip_in_a_noisy_log() {
+    let dump = dump_of(&[("a.txt", b"hello\n"), ("d/b.log", b"world\n")]);
+    let blob = String::from_utf8(blob_of(&dump, 6)).unwrap();
+    let mut log = String::from("noise\n%%% start-base64\n");
+    for l in blob.lines() {
+        log += &format!("2024-05-01T10:00:00.1234567Z \x1b[0m{l}\r\n");
+    }
+    log += "the end";
+    let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+    let report = scan_log(Cursor::new(log), &mut sink);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.blobs.len(), 1);
+    assert_eq!(report.blobs[0].start_line, 3);
+    assert_eq!(file(&sink, 1, "a.txt"), b"hello\n");
+    assert_eq!(file(&sink, 1, "d/b.log"), b"world\n");
+}
+
+#[test]
+fn one_long_base64_line_decodes() {
+    let big: Vec<u8> = (0..400_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    let dump = dump_of(&[("big", &big)]);
+    let blob = String::from_utf8(blob_of(&dump, 1)).unwrap();
+    let lines: Vec<&str> = blob.lines().collect();
+    let one = format!(
+        "{}\n{}\n{}\n",
+        lines[0],
+        lines[1..lines.len() - 1].concat(),
+        END_MARKER
+    );
+    assert!(one.lines().nth(1).unwrap().len() > 100_000);
+    let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+    let report = scan_log(Cursor::new(one), &mut sink);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(&file(&sink, 1, "big")[..big.len()], &big[..]);
+}
+
+#[test]
+fn cap_stops_output_and_is_reported() {
+    let dump = dump_of(&[("zeros", &vec![0u8; 1 << 20])]);
+    let blob = blob_of(&dump, 6);
+    let mut sink = MemSink::new(1000);
+    let report = scan_log(Cursor::new(blob), &mut sink);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| matches!(p, DumpError::Limit { limit: 1000 }))
+    );
+    assert_eq!(sink.bytes(), 1000);
+}
+
+#[test]
+fn no_blob_is_an_error() {
+    let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+    let report = scan_log(Cursor::new("just a log\n"), &mut sink);
+    assert!(matches!(report.problems[..], [DumpError::NoBlob]));
+    assert_eq!(report.lines, 1);
+}
+
+#[test]
+fn dir_sink_never_writes_through_symlinks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let dir = tmp.path().join("out");
+    std::fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::symlink(outside.join("victim"), dir.join("file.txt")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("sub")).unwrap();
+    let mut sink = DirSink::new(&dir, DEFAULT_MAX_BYTES).unwrap();
+    let problems = split_text(
+        Cursor::new("@@@ file.txt @@@\nx\n@@@ sub/y @@@\ny\n@@@ ok @@@\nok\n"),
+        &mut sink,
+    );
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .all(|p| matches!(p, DumpError::Symlink { .. }))
+    );
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    assert_eq!(std::fs::read(dir.join("ok")).unwrap(), b"ok\n");
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn pipe(cmd: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success(), "{cmd} {args:?} failed");
+    out.stdout
+}
+
+/// kdc's blob decodes with the original pipeline: cut the markers, `base64 -d | lzma -dc`.
+#[test]
+fn kdc_blob_decodes_with_system_tools() {
+    if !have("lzma") || !have("base64") {
+        eprintln!("skipped: no lzma/base64");
+        return;
+    }
+    let dump = dump_of(&[("a.txt", b"hello\n"), ("b", &[b'y'; 3000])]);
+    let blob = blob_of(&dump, 6);
+    let text = String::from_utf8(blob).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let body = lines[1..lines.len() - 1].join("\n") + "\n";
+    let compressed = pipe("base64", &["-d"], body.as_bytes());
+    assert_eq!(pipe("lzma", &["-dc"], &compressed), dump);
+    // Same liblzma, same preset: not larger than the original's blob.
+    let theirs = pipe("base64", &["-w", "100"], &pipe("lzma", &[], &dump));
+    assert!(body.len() <= theirs.len());
+}
+
+/// A blob made by `lzma | base64 -w 100` (and by `xz`) decodes with kdc.
+#[test]
+fn system_blob_decodes_with_kdc() {
+    if !have("lzma") || !have("base64") {
+        eprintln!("skipped: no lzma/base64");
+        return;
+    }
+    let dump = dump_of(&[("a.txt", b"hello\n"), ("x/y.log", b"deep\n")]);
+    for tool in ["lzma", "xz"] {
+        let b64 = pipe("base64", &["-w", "100"], &pipe(tool, &[], &dump));
+        let mut log = format!("{START_MARKER}\n").into_bytes();
+        log.extend_from_slice(&b64);
+        log.extend_from_slice(format!("{END_MARKER}\n").as_bytes());
+        let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+        let report = scan_log(Cursor::new(log), &mut sink);
+        assert!(report.problems.is_empty(), "{tool}: {:?}", report.problems);
+        assert_eq!(report.blobs[0].format, tool);
+        assert_eq!(file(&sink, 1, "x/y.log"), b"deep\n");
+    }
+}
+
+/// Every path under `root`, relative, with symlinks listed but not followed.
+fn tree(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            out.push(p.strip_prefix(root).unwrap().display().to_string());
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn name_strategy() -> impl Strategy<Value = String> {
+    prop::collection::vec("[a-z0-9][a-z0-9._ -]{0,8}", 1..3).prop_map(|p| p.join("/"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Arbitrary bytes, marker-heavy text and damaged blobs: no panic, nothing outside DIR,
+    /// a planted symlink in DIR not followed.
+    #[test]
+    fn hostile_input_stays_inside(
+        noise in prop::collection::vec(any::<u8>(), 0..400),
+        names in prop::collection::vec("(\\.\\./|/|[a-z]{1,3}/|\\.|\\x00|link/){0,3}[a-z.]{0,4}", 0..6),
+        cut in 0usize..2000,
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let dir = tmp.path().join("out");
+        std::fs::create_dir(&dir).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap();
+        let mut dump = Vec::new();
+        for n in &names {
+            dump.extend_from_slice(format!("@@@ {n} @@@\ncontent\n").as_bytes());
+        }
+        let mut log = noise.clone();
+        let blob = blob_of(&dump, 0);
+        log.extend_from_slice(&blob[..cut.min(blob.len())]);
+        log.extend_from_slice(&noise);
+        let mut sink = DirSink::new(&dir, 1 << 20).unwrap();
+        let _ = scan_log(Cursor::new(&log), &mut sink);
+        let mut sink = DirSink::new(&dir, 1 << 20).unwrap();
+        let _ = split_text(Cursor::new(&dump), &mut sink);
+        let _ = split_text(Cursor::new(&noise), &mut sink);
+        prop_assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        for p in tree(tmp.path()) {
+            prop_assert!(p == "outside" || p == "out" || p.starts_with("out/"), "{}", p);
+        }
+    }
+
+    /// files → dump → blob → noisy, prefixed CRLF log → scan → the same files.
+    #[test]
+    fn round_trip(
+        files in prop::collection::btree_map(
+            name_strategy(),
+            prop::collection::vec("[ -~]{0,40}", 0..5).prop_map(|l| l.iter().map(|l| format!("{l}\n")).collect::<String>()),
+            1..6,
+        ),
+        prefix in prop::sample::select(vec!["", "2024-05-01T10:00:00.1234567Z ", "[2024-05-01T10:00:00.123Z] ", "  "]),
+        crlf in any::<bool>(),
+        level in 0u32..3,
+    ) {
+        // A name that is a prefix directory of another cannot be both a file and a directory.
+        let names: Vec<&String> = files.keys().collect();
+        prop_assume!(!names.iter().any(|a| names.iter().any(|b| b.starts_with(&format!("{a}/")))));
+        prop_assume!(files.values().all(|c| !c.lines().any(|l| l.starts_with("@@@ ") && l.ends_with(" @@@"))));
+        let sections: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (n.as_str(), c.as_bytes())).collect();
+        let dump = dump_of(&sections);
+        let blob = String::from_utf8(blob_of(&dump, level)).unwrap();
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let mut log = format!("{prefix}Setting up{eol}{prefix}\x1b[31merror\x1b[0m{eol}");
+        for l in blob.lines() {
+            log += &format!("{prefix}{l}{eol}");
+        }
+        log += &format!("{prefix}done{eol}");
+        let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+        let report = scan_log(Cursor::new(log), &mut sink);
+        prop_assert!(report.problems.is_empty(), "{:?}", report.problems);
+        for (n, c) in &files {
+            prop_assert_eq!(file(&sink, 1, n), c.as_bytes());
+        }
+        prop_assert_eq!(sink.files.len(), files.len() + 1);
+    }
+}

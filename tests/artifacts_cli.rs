@@ -1,0 +1,241 @@
+//! `kdc dump64`, `kdc split-dump`, `kdc split-dump64` end to end, against the fixture logs in
+//! `fixtures/logs/` (made by `make-fixtures.sh` with the original's `lzma | base64 -w 100`).
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/logs")
+}
+
+fn kdc() -> Command {
+    Command::cargo_bin("kdc").unwrap()
+}
+
+/// Relative path → content of every file under `root`.
+fn files(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().display().to_string();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn split64(log: &str) -> (tempfile::TempDir, assert_cmd::assert::Assert) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("dump");
+    let assert = kdc()
+        .args(["split-dump64", "-o"])
+        .arg(&out)
+        .arg(fixtures().join(log))
+        .assert();
+    (tmp, assert)
+}
+
+#[test]
+fn every_ci_flavour_gives_back_the_files() {
+    let want = files(&fixtures().join("expected/a"));
+    assert_eq!(want.len(), 6);
+    for log in [
+        "original.log",
+        "github-actions.log",
+        "jenkins.log",
+        "travis.log",
+        "circleci.log",
+    ] {
+        let (tmp, assert) = split64(log);
+        assert
+            .success()
+            .stdout(predicate::str::contains("6 file(s), 973 byte(s)"));
+        assert_eq!(files(&tmp.path().join("dump")), want, "{log}");
+    }
+}
+
+#[test]
+fn one_line_blob() {
+    let (tmp, assert) = split64("one-line.log");
+    assert.success();
+    assert_eq!(
+        files(&tmp.path().join("dump")),
+        files(&fixtures().join("expected/b"))
+    );
+}
+
+#[test]
+fn two_blobs_go_to_numbered_dirs() {
+    let (tmp, assert) = split64("two-blobs.log");
+    assert
+        .success()
+        .stdout(predicate::str::contains("from 2 blob(s)"));
+    let out = tmp.path().join("dump");
+    assert_eq!(files(&out.join("1")), files(&fixtures().join("expected/a")));
+    assert_eq!(files(&out.join("2")), files(&fixtures().join("expected/b")));
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2);
+}
+
+#[test]
+fn truncated_blob_keeps_what_decoded() {
+    let (tmp, assert) = split64("truncated.log");
+    assert
+        .failure()
+        .stderr(predicate::str::contains("blob 1 truncated at line 6"));
+    let want = files(&fixtures().join("expected/a"));
+    let got = files(&tmp.path().join("dump"));
+    assert!(!got.is_empty());
+    for (name, content) in got {
+        let full = &want.iter().find(|(n, _)| *n == name).unwrap().1;
+        assert!(full.starts_with(&content), "{name}");
+    }
+}
+
+#[test]
+fn corrupted_data_names_blob_and_line() {
+    split64("corrupted-base64.log")
+        .1
+        .failure()
+        .stderr(predicate::str::contains("blob 1: invalid base64 at line 6"));
+    split64("corrupted-lzma.log")
+        .1
+        .failure()
+        .stderr(predicate::str::contains(
+            "blob 1: corrupted compressed data at line",
+        ));
+}
+
+#[test]
+fn no_blob_is_a_clear_error() {
+    split64("none.log")
+        .1
+        .failure()
+        .stderr(predicate::str::contains("no blob found"));
+}
+
+#[test]
+fn json_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = kdc()
+        .current_dir(tmp.path())
+        .args(["--json", "split-dump64"])
+        .pipe_stdin(fixtures().join("two-blobs.log"))
+        .unwrap()
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["files"], 8);
+    assert_eq!(v["blobs"].as_array().unwrap().len(), 2);
+    assert_eq!(v["blobs"][1]["start_line"], 16);
+    // The default directory, as the original.
+    assert!(tmp.path().join("cluster-dump/2/describe-all.txt").is_file());
+}
+
+#[test]
+fn split_dump_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    kdc()
+        .args(["split-dump", "-o"])
+        .arg(tmp.path().join("d"))
+        .arg(fixtures().join("dump-a.txt"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("6 file(s)"));
+    assert_eq!(
+        files(&tmp.path().join("d")),
+        files(&fixtures().join("expected/a"))
+    );
+}
+
+#[test]
+fn split_dump_refuses_escapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    kdc()
+        .current_dir(tmp.path())
+        .arg("split-dump")
+        .write_stdin("@@@ ../evil @@@\nx\n@@@ /etc/evil @@@\ny\n@@@ ok @@@\nz\n")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("`..` component"))
+        .stderr(predicate::str::contains("absolute path"));
+    assert!(!tmp.path().join("evil").exists());
+    assert_eq!(
+        std::fs::read(tmp.path().join("cluster-dump/ok")).unwrap(),
+        b"z\n"
+    );
+}
+
+#[test]
+fn dump64_round_trips_through_split_dump64() {
+    let tmp = tempfile::tempdir().unwrap();
+    let blob = kdc()
+        .args(["dump64", "--level", "9", "--from"])
+        .arg(fixtures().join("dump-a.txt"))
+        .output()
+        .unwrap();
+    assert!(blob.status.success());
+    let text = String::from_utf8(blob.stdout).unwrap();
+    assert!(text.starts_with("%%% start-base64 %%%\n"));
+    assert!(text.ends_with("\n%%% end-base64 %%%\n"));
+    let log: String = text
+        .lines()
+        .map(|l| format!("[2024-05-01T10:00:00.123Z] {l}\r\n"))
+        .collect();
+    kdc()
+        .args(["split-dump64", "-o"])
+        .arg(tmp.path().join("d"))
+        .write_stdin(log)
+        .assert()
+        .success();
+    assert_eq!(
+        files(&tmp.path().join("d")),
+        files(&fixtures().join("expected/a"))
+    );
+}
+
+#[test]
+fn dump64_rejects_bad_level() {
+    kdc()
+        .args(["dump64", "--level", "10", "--from", "-"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn max_bytes_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    kdc()
+        .args(["split-dump64", "--max-bytes", "100", "-o"])
+        .arg(tmp.path().join("d"))
+        .arg(fixtures().join("original.log"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("output limit of 100 bytes"));
+}
+
+#[test]
+fn planted_symlink_is_replaced_not_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("d");
+    std::fs::create_dir(&out).unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("nodes.txt")).unwrap();
+    kdc()
+        .args(["split-dump64", "-o"])
+        .arg(&out)
+        .arg(fixtures().join("original.log"))
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    assert!(!out.join("nodes.txt").is_symlink());
+}
