@@ -58,8 +58,11 @@ pub enum Command {
     /// Build kdc's images (offline from Debian packages, or --from-registry).
     #[command(subcommand)]
     Image(ImageCommand),
-    /// Encode a text dump as a blob for a CI log (lzma + base64 at 100 columns between
-    /// `%%% start-base64 %%%` and `%%% end-base64 %%%`), readable by the original's split-dump64.
+    /// Write a running cluster's state as a text dump (stdout), or as files (--dir).
+    Dump(DumpArgs),
+    /// The cluster's dump as a blob for a CI log (lzma + base64 at 100 columns between
+    /// `%%% start-base64 %%%` and `%%% end-base64 %%%`), readable by the original's split-dump64;
+    /// with --from, encode an existing text dump instead.
     Dump64(Dump64Args),
     /// Split a text dump (`@@@ <name> @@@` sections) into files.
     SplitDump(SplitArgs),
@@ -83,12 +86,35 @@ pub enum ImageCommand {
     },
 }
 
+/// Options of a live dump.
+#[derive(Debug, Args)]
+pub struct LiveDumpArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Keep secrets (bootstrap tokens, private keys, kubeconfig credentials) instead of redacting them.
+    #[arg(long)]
+    pub no_redact: bool,
+    /// Seconds each command in a node may take.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    pub command_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    #[command(flatten)]
+    pub live: LiveDumpArgs,
+    /// Write the files into DIR instead of a text dump on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct Dump64Args {
-    /// The text dump to encode (`-` for stdin). Dumping a live cluster comes with the cluster
-    /// lifecycle; until then `--from` is required.
+    #[command(flatten)]
+    pub live: LiveDumpArgs,
+    /// Encode this text dump (`-` for stdin) instead of dumping the running cluster.
     #[arg(long, value_name = "FILE|-")]
-    pub from: PathBuf,
+    pub from: Option<PathBuf>,
     /// lzma preset: 0 (fast) to 9 (smallest; 9 needs ~700 MB to compress).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub level: u32,

@@ -379,3 +379,71 @@ fn live_bad_input_touches_nothing() {
             .all(|n| !n.contains("cluster-abc"))
     );
 }
+
+/// `kdc dump64` of a running cluster, pasted into a prefixed CI log, splits back into the
+/// expected files; `kdc dump --dir` writes the same files directly.
+#[test]
+fn live_dump_of_a_running_cluster_splits_back_into_files() {
+    if !docker_ready() {
+        return;
+    }
+    let vars = [("CLUSTER_ID", "11"), ("NUM_NODES", "1")];
+    ok(kdc(&vars, &["clean"]));
+    ok(kdc(&vars, &["up"]));
+    let blob = ok(kdc(&vars, &["dump64"]));
+    let log: String = blob
+        .lines()
+        .map(|l| format!("2024-05-01T10:00:00.1234567Z {l}\r\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let logfile = dir.path().join("job.log");
+    std::fs::write(
+        &logfile,
+        format!("Run make test\r\n{log}Error: Process completed with exit code 1.\r\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("split");
+    ok(kdc(
+        &[],
+        &[
+            "split-dump64",
+            "-o",
+            out.to_str().unwrap(),
+            logfile.to_str().unwrap(),
+        ],
+    ));
+    let direct = dir.path().join("direct");
+    ok(kdc(&vars, &["dump", "--dir", direct.to_str().unwrap()]));
+    for node in ["kube-master-cluster-11", "kube-node-1-cluster-11"] {
+        for file in [
+            format!("psaux-{node}.txt"),
+            format!("ip-a-{node}.txt"),
+            format!("ip-r-{node}.txt"),
+            format!("ip-6-r-{node}.txt"),
+            format!("resolv-conf-{node}.txt"),
+            format!("inspect-{node}.json"),
+            format!("serial-{node}.log"),
+        ] {
+            for root in [&out, &direct] {
+                let text = std::fs::read_to_string(root.join(&file))
+                    .unwrap_or_else(|e| panic!("{file} in {}: {e}", root.display()));
+                // An ipv4 cluster has no IPv6 routes: that file exists but may be empty.
+                assert!(
+                    !text.is_empty() || file.starts_with("ip-6-r"),
+                    "{file} is empty"
+                );
+            }
+        }
+        let ip = std::fs::read_to_string(out.join(format!("ip-a-{node}.txt"))).unwrap();
+        assert!(ip.contains("10.192.11."), "{ip}");
+        assert!(
+            std::fs::read_to_string(out.join(format!("psaux-{node}.txt")))
+                .unwrap()
+                .contains("systemd")
+        );
+    }
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("kdc-dump.json")).unwrap()).unwrap();
+    assert_eq!(meta["cluster"], "cluster-11");
+    ok(kdc(&vars, &["clean"]));
+}

@@ -6,6 +6,7 @@
 //! through the [`Provider`] and [`NodeExec`] seams; all state is in container, volume and network
 //! labels, so every command works from the labels alone.
 
+pub mod collect;
 pub mod spec;
 mod up;
 

@@ -1,5 +1,5 @@
-//! `kdc dump64 --from`, `kdc split-dump`, `kdc split-dump64`: the way from a text dump to a CI
-//! log and back. The formats and the safety checks live in [`crate::dump`]; this file only opens
+//! `kdc dump`, `kdc dump64`, `kdc split-dump`, `kdc split-dump64`: the way from a running
+//! cluster (or a text dump) to a CI log and back. The formats and the safety checks live in [`crate::dump`]; this file only opens
 //! inputs, stages output and prints the summary.
 
 use std::fs::File;
@@ -9,9 +9,14 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::KdcError;
-use crate::cli::{Dump64Args, GlobalArgs, SplitArgs};
-use crate::dump::{self, BlobReport, BlobWriter, DirSink, DumpError, DumpSink, Problems};
+use std::time::Duration;
+
+use crate::cli::{Dump64Args, DumpArgs, GlobalArgs, LiveDumpArgs, SplitArgs};
+use crate::dump::{
+    self, BlobReport, BlobWriter, DirSink, DumpError, DumpMeta, DumpSink, DumpWriter, Problems,
+    split_text,
+};
+use crate::{Env, KdcError};
 
 /// Opens a file, or stdin for `-` / no argument.
 fn open_input(path: Option<&Path>) -> Result<Box<dyn BufRead>, KdcError> {
@@ -37,8 +42,108 @@ fn stdout_err(source: io::Error) -> KdcError {
     }
 }
 
-pub fn dump64(args: &Dump64Args) -> Result<ExitCode, KdcError> {
-    let mut input = open_input(Some(&args.from))?;
+/// Collects the configured cluster's live dump as text.
+fn live_dump(global: &GlobalArgs, args: &LiveDumpArgs, env: &Env) -> Result<Vec<u8>, KdcError> {
+    let cfg = super::load_config(global, &args.cluster, env)?;
+    let plan = crate::plan::plan(&cfg)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let (sections, errors) = rt.block_on(async {
+        let docker = crate::docker::engine::Docker::connect().await?;
+        Ok::<_, KdcError>(
+            crate::cluster::collect::collect(
+                &docker,
+                &docker,
+                &plan.cluster.label,
+                !args.no_redact,
+                Duration::from_secs(args.command_timeout),
+            )
+            .await,
+        )
+    })?;
+    if sections.is_empty() {
+        return Err(KdcError::Usage(format!(
+            "cluster {} has no node containers to dump; is it up (`kdc up`)?",
+            plan.cluster.label
+        )));
+    }
+    if !global.quiet {
+        for e in &errors {
+            eprintln!("kdc: dump: {e}");
+        }
+    }
+    let meta = DumpMeta {
+        kdc_version: env!("CARGO_PKG_VERSION").to_string(),
+        cluster: plan.cluster.label.clone(),
+        time: rfc3339_now(),
+        ip_mode: plan.ip_mode.to_string(),
+    };
+    let mut w = DumpWriter::new(Vec::new(), &meta).map_err(stdout_err)?;
+    for s in &sections {
+        w.section(&s.name, &s.content)
+            .map_err(|e| KdcError::Dump(Problems(vec![e])))?;
+    }
+    w.finish().map_err(stdout_err)
+}
+
+/// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, Howard Hinnant's algorithm).
+fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `kdc dump`: the running cluster as a text dump on stdout, or as files in `--dir`.
+pub fn dump(global: &GlobalArgs, args: &DumpArgs, env: &Env) -> Result<ExitCode, KdcError> {
+    let text = live_dump(global, &args.live, env)?;
+    match &args.dir {
+        None => io::stdout().write_all(&text).map_err(stdout_err)?,
+        Some(dir) => {
+            let mut sink = DirSink::new(dir, crate::dump::DEFAULT_MAX_BYTES)
+                .map_err(|e| KdcError::Dump(Problems(vec![e])))?;
+            let errors = split_text(&text[..], &mut sink);
+            if !errors.is_empty() {
+                return Err(KdcError::Dump(Problems(errors)));
+            }
+            if !global.quiet {
+                eprintln!(
+                    "kdc: {} file(s), {} byte(s) written to {}",
+                    sink.files(),
+                    sink.bytes(),
+                    dir.display()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kdc dump64`: the running cluster's dump (or `--from` a text dump) as a blob on stdout.
+pub fn dump64(global: &GlobalArgs, args: &Dump64Args, env: &Env) -> Result<ExitCode, KdcError> {
+    let mut input: Box<dyn BufRead> = match &args.from {
+        Some(from) => open_input(Some(from))?,
+        None => Box::new(io::Cursor::new(live_dump(global, &args.live, env)?)),
+    };
     let out = io::BufWriter::new(io::stdout().lock());
     let mut blob = BlobWriter::new(out, args.level).map_err(stdout_err)?;
     io::copy(&mut input, &mut blob).map_err(|source| KdcError::Io {

@@ -28,7 +28,8 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
             crate::images::build(which, force, from_registry)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Dump64(args) => dump::dump64(&args),
+        Command::Dump(args) => dump::dump(&cli.global, &args, env),
+        Command::Dump64(args) => dump::dump64(&cli.global, &args, env),
         Command::SplitDump(args) => dump::split_dump(&cli.global, &args),
         Command::SplitDump64(args) => dump::split_dump64(&cli.global, &args),
     }
