@@ -80,6 +80,7 @@ fn lines_are_cleaned() {
         (b"[2024-05-01T10:00:00.123Z] QUJD\n", b"QUJD"),
         (b"travis_fold:end:x\r\x1b[0K\r\n", b""),
         (b"  QUJD  \n", b"QUJD"),
+        (b"2024-05-01T10:00:00.1234567Z\n", b""),
         (b"\x1b]0;title\x07QUJD", b"QUJD"),
     ];
     for (raw, want) in cases {
