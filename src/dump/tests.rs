@@ -134,6 +134,19 @@ fn split_follows_the_original_with_whole_names() {
 }
 
 #[test]
+fn a_name_that_cannot_be_created_costs_only_its_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sink = DirSink::new(tmp.path(), DEFAULT_MAX_BYTES).unwrap();
+    let problems = split_text(
+        Cursor::new("@@@ a @@@\nfile\n@@@ a/b @@@\nlost\n@@@ c @@@\nkept\n"),
+        &mut sink,
+    );
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(std::fs::read(tmp.path().join("c")).unwrap(), b"kept\n");
+    assert_eq!(sink.files(), 2);
+}
+
+#[test]
 fn long_lines_stream_through() {
     let long = vec![b'x'; 20_000];
     let mut dump = b"@@@ a @@@\n".to_vec();
