@@ -112,16 +112,18 @@ pub(crate) fn clean_line(raw: &[u8], out: &mut Vec<u8>) {
 fn timestamp_prefix(line: &[u8]) -> usize {
     let head = &line[..line.len().min(48)];
     if head.len() > 5 && head[..4].iter().all(u8::is_ascii_digit) && head[4] == b'-' {
-        if let Some(z) = memchr::memchr(b' ', head) {
-            if z > 0 && head[z - 1] == b'Z' {
-                return z + 1;
-            }
+        // A stamp alone on a line (an empty log line) has no space after it.
+        let z = memchr::memchr(b' ', head).unwrap_or(head.len());
+        if head[z - 1] == b'Z' {
+            return (z + 1).min(line.len());
         }
     }
-    if head.len() > 2 && head[0] == b'[' && head[1].is_ascii_digit() {
-        if let Some(e) = memchr::memchr(b']', head) {
-            return e + 1;
-        }
+    if head.len() > 2
+        && head[0] == b'['
+        && head[1].is_ascii_digit()
+        && let Some(e) = memchr::memchr(b']', head)
+    {
+        return e + 1;
     }
     0
 }
@@ -432,12 +434,13 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
             continue;
         }
         clean_line(&piece, &mut clean);
-        if let Some(b) = blob.as_ref() {
-            if !b.prefix.is_empty() && clean.starts_with(&b.prefix) {
-                clean.drain(..b.prefix.len());
-                let ws = clean.iter().take_while(|c| c.is_ascii_whitespace()).count();
-                clean.drain(..ws);
-            }
+        if let Some(b) = blob.as_ref()
+            && !b.prefix.is_empty()
+            && clean.starts_with(&b.prefix)
+        {
+            clean.drain(..b.prefix.len());
+            let ws = clean.iter().take_while(|c| c.is_ascii_whitespace()).count();
+            clean.drain(..ws);
         }
         if clean.ends_with(START_MARKER.as_bytes()) {
             if let Some(b) = blob.take() {

@@ -136,7 +136,8 @@ impl DumpSink for DirSink {
         make_dirs(&self.root, &blob_dir)?;
         let dir = make_dirs(&self.base(), &parts[..parts.len() - 1])?;
         let path = dir.join(parts[parts.len() - 1]);
-        let first = self.seen.insert((self.blob, name.to_string()));
+        let key = (self.blob, name.to_string());
+        let first = !self.seen.contains(&key);
         let mut opts = OpenOptions::new();
         opts.write(true).create(true).custom_flags(libc::O_NOFOLLOW);
         if first {
@@ -154,6 +155,7 @@ impl DumpSink for DirSink {
                 }
             }
         })?;
+        self.seen.insert(key);
         self.current = Some((path, BufWriter::with_capacity(64 * 1024, file)));
         Ok(())
     }

@@ -93,7 +93,9 @@ impl Splitter {
                 let name = String::from_utf8_lossy(raw);
                 match check_name(&name).and_then(|()| sink.open(&name)) {
                     Ok(()) => self.writing = true,
-                    Err(e) if e.is_fatal() => return Err(e),
+                    // Only the cap ends the split: a name that cannot be created (a file where
+                    // a directory is needed, a symlink) costs just its own section.
+                    Err(e @ DumpError::Limit { .. }) => return Err(e),
                     Err(e) => self.problems.push(e),
                 }
                 Ok(())

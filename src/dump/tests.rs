@@ -80,6 +80,7 @@ fn lines_are_cleaned() {
         (b"[2024-05-01T10:00:00.123Z] QUJD\n", b"QUJD"),
         (b"travis_fold:end:x\r\x1b[0K\r\n", b""),
         (b"  QUJD  \n", b"QUJD"),
+        (b"2024-05-01T10:00:00.1234567Z\n", b""),
         (b"\x1b]0;title\x07QUJD", b"QUJD"),
     ];
     for (raw, want) in cases {
@@ -130,6 +131,19 @@ fn split_follows_the_original_with_whole_names() {
     assert_eq!(file(&sink, 0, "e"), b"last");
     assert_eq!(sink.files.len(), 2);
     assert_eq!(problems.len(), 1, "{problems:?}");
+}
+
+#[test]
+fn a_name_that_cannot_be_created_costs_only_its_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sink = DirSink::new(tmp.path(), DEFAULT_MAX_BYTES).unwrap();
+    let problems = split_text(
+        Cursor::new("@@@ a @@@\nfile\n@@@ a/b @@@\nlost\n@@@ c @@@\nkept\n"),
+        &mut sink,
+    );
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(std::fs::read(tmp.path().join("c")).unwrap(), b"kept\n");
+    assert_eq!(sink.files(), 2);
 }
 
 #[test]
