@@ -51,6 +51,7 @@ fn every_ci_flavour_gives_back_the_files() {
     for log in [
         "original.log",
         "github-actions.log",
+        "gh-run-view.log",
         "jenkins.log",
         "travis.log",
         "circleci.log",
