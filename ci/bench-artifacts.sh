@@ -22,8 +22,8 @@ echo "workdir: $W"
 # ~40 MB dump: journal-like lines in 400 sections (logs compress ~10-20x, like real dumps).
 awk 'BEGIN {
   srand(42); print "*** Dumping cluster state ***"
-  for (i = 0; i < 440000; i++) {
-    if (i % 1100 == 0) printf "@@@ pod-kdc-worker%d-kube-system-pod%d--c.log @@@\n", i % 3, i / 1100
+  for (i = 0; i < 330000; i++) {
+    if (i % 825 == 0) printf "@@@ pod-kdc-worker%d-kube-system-pod%d--c.log @@@\n", i % 3, i / 825
     printf "May 01 09:%02d:%02d kdc-worker%d kubelet[%d]: I0501 %s.go:%d] \"Syncing pod\" pod=\"kube-system/pod-%x\" took=%dms\n",
       (i / 60) % 60, i % 60, i % 3, 300 + i % 17, (i % 5 ? "pod_workers" : "kuberuntime_manager"),
       i % 2000, int(rand() * 65536), int(rand() * 1000)

@@ -51,6 +51,7 @@ fn every_ci_flavour_gives_back_the_files() {
     for log in [
         "original.log",
         "github-actions.log",
+        "gh-run-view.log",
         "jenkins.log",
         "travis.log",
         "circleci.log",
@@ -238,4 +239,45 @@ fn planted_symlink_is_replaced_not_followed() {
         .success();
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     assert!(!out.join("nodes.txt").is_symlink());
+}
+
+#[test]
+fn planted_symlink_for_a_blob_dir_is_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("d");
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, out.join("1")).unwrap();
+    kdc()
+        .args(["split-dump64", "-o"])
+        .arg(&out)
+        .arg(fixtures().join("two-blobs.log"))
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    assert!(!out.join("1").is_symlink());
+    assert_eq!(files(&out.join("1")), files(&fixtures().join("expected/a")));
+}
+
+#[test]
+fn dump64_reads_stdin() {
+    let out = kdc()
+        .args(["dump64", "--from", "-"])
+        .pipe_stdin(fixtures().join("dump-b.txt"))
+        .unwrap()
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let tmp = tempfile::tempdir().unwrap();
+    kdc()
+        .args(["split-dump64", "-o"])
+        .arg(tmp.path().join("d"))
+        .write_stdin(out.stdout)
+        .assert()
+        .success();
+    assert_eq!(
+        files(&tmp.path().join("d")),
+        files(&fixtures().join("expected/b"))
+    );
 }

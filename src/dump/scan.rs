@@ -128,6 +128,12 @@ fn timestamp_prefix(line: &[u8]) -> usize {
     0
 }
 
+/// Whether a cleaned line is `marker`, possibly after a prefix ending in whitespace.
+fn ends_with_marker(line: &[u8], marker: &str) -> bool {
+    line.strip_suffix(marker.as_bytes())
+        .is_some_and(|head| head.last().is_none_or(u8::is_ascii_whitespace))
+}
+
 /// Lines inside a blob that carry no data: CI folding and timing lines, GitHub group lines.
 fn is_noise(line: &[u8]) -> bool {
     line.is_empty()
@@ -442,7 +448,7 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
             let ws = clean.iter().take_while(|c| c.is_ascii_whitespace()).count();
             clean.drain(..ws);
         }
-        if clean.ends_with(START_MARKER.as_bytes()) {
+        if ends_with_marker(&clean, START_MARKER) {
             if let Some(b) = blob.take() {
                 match b.end(line, true, sink, &mut report.problems) {
                     Ok(r) => report.blobs.push(r),
@@ -462,7 +468,7 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
         let Some(b) = blob.as_mut() else {
             continue;
         };
-        if clean == END_MARKER.as_bytes() {
+        if ends_with_marker(&clean, END_MARKER) {
             let b = blob.take().expect("inside a blob");
             match b.end(line, false, sink, &mut report.problems) {
                 Ok(r) => report.blobs.push(r),
@@ -473,7 +479,18 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
         if is_noise(&clean) {
             continue;
         }
-        if let Err(e) = b.payload(&clean, line, sink, &mut report.problems) {
+        // A prefix that is neither a known timestamp nor the start line's (`gh run view --log`
+        // puts job, step and a timestamp before each line): the data is the last word.
+        let text = if is_base64(&clean) {
+            &clean[..]
+        } else {
+            clean
+                .rsplit(u8::is_ascii_whitespace)
+                .next()
+                .filter(|w| is_base64(w))
+                .unwrap_or(&clean[..])
+        };
+        if let Err(e) = b.payload(text, line, sink, &mut report.problems) {
             break Some(e);
         }
     };

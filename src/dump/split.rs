@@ -53,6 +53,7 @@ fn marker_name(line: &[u8]) -> Option<&[u8]> {
 /// that only affect one section (a refused name) are collected in `problems`; `Err` from
 /// [`Splitter::feed`] is fatal (the cap, an I/O error).
 pub struct Splitter {
+    next_marker: memchr::memmem::Finder<'static>,
     line: Vec<u8>,
     passthrough: bool,
     writing: bool,
@@ -70,6 +71,7 @@ impl Splitter {
     /// A splitter at the start of a dump: nothing is written before the first marker.
     pub fn new() -> Self {
         Splitter {
+            next_marker: memchr::memmem::Finder::new(b"\n@@@ "),
             line: Vec::with_capacity(256),
             passthrough: false,
             writing: false,
@@ -107,21 +109,39 @@ impl Splitter {
         res
     }
 
-    /// Splits the next piece of the dump.
+    /// Splits the next piece of the dump. Content is found in bulk: a line that cannot start a
+    /// marker is passed through up to the next `\n@@@ `, so only candidate marker lines are
+    /// copied.
     pub fn feed<S: DumpSink + ?Sized>(
         &mut self,
         sink: &mut S,
         mut data: &[u8],
     ) -> Result<(), DumpError> {
+        const LEAD: &[u8] = b"@@@ ";
         while !data.is_empty() {
-            let nl = memchr::memchr(b'\n', data);
             if self.passthrough {
-                let end = nl.map_or(data.len(), |i| i + 1);
-                self.emit(sink, &data[..end])?;
-                self.passthrough = nl.is_none();
-                data = &data[end..];
+                if let Some(i) = self.next_marker.find(data) {
+                    self.emit(sink, &data[..=i])?;
+                    data = &data[i + 1..];
+                    self.passthrough = false;
+                } else if let Some(i) = memchr::memrchr(b'\n', data) {
+                    self.emit(sink, &data[..=i])?;
+                    data = &data[i + 1..];
+                    self.passthrough = false;
+                } else {
+                    self.emit(sink, data)?;
+                    data = &[];
+                }
                 continue;
             }
+            if self.line.is_empty() {
+                let n = data.len().min(LEAD.len());
+                if data[..n] != LEAD[..n] {
+                    self.passthrough = true;
+                    continue;
+                }
+            }
+            let nl = memchr::memchr(b'\n', data);
             let end = nl.map_or(data.len(), |i| i + 1);
             if self.line.len() + end > MARKER_MAX {
                 let line = std::mem::take(&mut self.line);
