@@ -43,7 +43,7 @@ pub fn load_config(
 ) -> Result<config::Config, KdcError> {
     let mut inputs = Inputs::default()
         .with_env(env.vars.iter().map(|(k, v)| (k, v)))
-        .with_file(global.config.as_deref(), &env.cwd)?;
+        .with_file(global.config.as_deref(), &env.cwd);
     cluster.apply(&mut inputs);
     let resolved = config::resolve(&inputs)?;
     if !global.quiet {

@@ -90,6 +90,9 @@ pub struct Inputs {
     env: BTreeMap<Key, String>,
     file: BTreeMap<Key, String>,
     file_path: Option<PathBuf>,
+    /// Problems met while reading the config file; [`resolve`] reports them together with the
+    /// problems of every other value instead of stopping at the file.
+    file_problems: Vec<Problem>,
 }
 
 impl Inputs {
@@ -117,63 +120,64 @@ impl Inputs {
     }
 
     /// Reads the config file: `explicit` if given (it must exist), else `kdc.toml` in `cwd` if
-    /// present. Unknown keys and values of the wrong type are errors.
-    pub fn with_file(mut self, explicit: Option<&Path>, cwd: &Path) -> Result<Self, Problems> {
+    /// present. Unknown keys and values of the wrong type are problems; they are kept and
+    /// reported by [`resolve`] together with every other problem (a bad file must not hide a bad
+    /// environment variable), while the file's valid keys still apply.
+    pub fn with_file(mut self, explicit: Option<&Path>, cwd: &Path) -> Self {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => {
                 let p = cwd.join(DEFAULT_CONFIG_FILE);
                 if !p.exists() {
-                    return Ok(self);
+                    return self;
                 }
                 p
             }
         };
-        let fail = |message: String| Problems {
-            subject: "configuration",
-            list: vec![Problem {
-                what: path.display().to_string(),
-                message,
-            }],
+        let problem = |what: String, message: String| Problem { what, message };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                self.file_problems.push(problem(
+                    path.display().to_string(),
+                    format!("cannot read the config file ({e}); check the path given to --config"),
+                ));
+                return self;
+            }
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            fail(format!(
-                "cannot read the config file ({e}); check the path given to --config"
-            ))
-        })?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| fail(format!("not valid TOML: {}", e.message())))?;
-        let mut problems = Vec::new();
+        let table = match text.parse::<toml::Table>() {
+            Ok(table) => table,
+            Err(e) => {
+                self.file_problems.push(problem(
+                    path.display().to_string(),
+                    format!("not valid TOML: {}", e.message()),
+                ));
+                return self;
+            }
+        };
         for (name, value) in &table {
             let Some(s) = SETTINGS.iter().find(|s| s.file_key == Some(name.as_str())) else {
-                problems.push(Problem {
-                    what: format!("{} key {name}", path.display()),
-                    message: format!("unknown key; known keys: {}", file_keys().join(", ")),
-                });
+                self.file_problems.push(problem(
+                    format!("{} key {name}", path.display()),
+                    format!("unknown key; known keys: {}", file_keys().join(", ")),
+                ));
                 continue;
             };
             match toml_to_text(value) {
                 Some(v) => {
                     self.file.insert(s.key, v);
                 }
-                None => problems.push(Problem {
-                    what: format!("{} key {name}", path.display()),
-                    message: format!(
+                None => self.file_problems.push(problem(
+                    format!("{} key {name}", path.display()),
+                    format!(
                         "expected a string, number, boolean or list of strings, got {}",
                         value.type_str()
                     ),
-                }),
+                )),
             }
         }
-        if !problems.is_empty() {
-            return Err(Problems {
-                subject: "configuration",
-                list: problems,
-            });
-        }
         self.file_path = Some(path);
-        Ok(self)
+        self
     }
 
     /// The winning value for `key` and where it came from.
@@ -323,7 +327,7 @@ pub struct Resolved {
 pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
     let mut r = Resolver {
         inputs,
-        problems: Vec::new(),
+        problems: inputs.file_problems.clone(),
         warnings: Vec::new(),
     };
 
