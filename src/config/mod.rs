@@ -170,7 +170,7 @@ impl Inputs {
                 None => self.file_problems.push(problem(
                     format!("{} key {name}", path.display()),
                     format!(
-                        "expected a string, number, boolean or list of strings, got {}",
+                        "expected a string, whole number, boolean or list of strings, got {}",
                         value.type_str()
                     ),
                 )),
@@ -691,14 +691,14 @@ impl Resolver<'_> {
         let subnet = self
             .inputs
             .get(Key::DindSubnet)
-            .map(|(v, o)| (v.to_string(), o))
-            .or_else(|| {
-                (mode != IpMode::Ipv4)
-                    .then(|| ("fd00:10::".to_string(), Origin::Env("DIND_SUBNET")))
-            });
+            .map(|(v, _)| v.to_string())
+            .or_else(|| (mode != IpMode::Ipv4).then(|| "fd00:10::".to_string()));
         match (subnet, size) {
-            (Some((addr, origin)), Some((size, _))) => {
+            (Some(addr), Some((size, _))) => {
                 let value = format!("{}/{}", addr.trim(), size.trim());
+                // The CIDR is made of both variables (and DIND_SUBNET may be the implicit
+                // fd00:10::), so a problem names both: the bad part is often the size.
+                let origin = Origin::Env("DIND_SUBNET/DIND_SUBNET_SIZE");
                 self.cidr_list(mode, &value, &origin, &defaults)
             }
             _ => defaults,
