@@ -25,6 +25,8 @@ pub const DNS64_HOST: u128 = 0x100;
 pub const NAT64_HOST: u128 = 0x200;
 /// Host part of the cluster DNS service in the service CIDR.
 pub const DNS_SERVICE_HOST: u128 = 10;
+/// The longest host name Linux accepts (`HOST_NAME_MAX`).
+pub const MAX_HOSTNAME: usize = 64;
 
 /// Everything about one cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -185,6 +187,24 @@ pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
         p.problem(
             Key::NumNodes,
             format!("{} worker nodes do not fit the address plan: at most {max_nodes} (limited by the management and pod CIDRs)", cfg.num_nodes),
+        );
+    }
+
+    // Node names are also host names, and Linux (so Docker) refuses a host name longer than
+    // 64 bytes at container start ("sethostname: invalid argument"): the 50-character label
+    // limit alone does not guarantee that once `-<id>` and `kube-node-<n>-` are added.
+    let longest = if cfg.num_nodes == 0 {
+        format!("kube-master{suffix}")
+    } else {
+        format!("kube-node-{}{suffix}", cfg.num_nodes)
+    };
+    if longest.len() > MAX_HOSTNAME {
+        p.problem(
+            Key::Label,
+            format!(
+                "the host name {longest} has {} characters, more than Linux allows ({MAX_HOSTNAME}); use a shorter DIND_LABEL",
+                longest.len()
+            ),
         );
     }
 
