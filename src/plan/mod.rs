@@ -352,7 +352,10 @@ impl Planner {
                 let [a, b, _, _] = v4.addr().octets();
                 IpNet::V4(Ipv4Net::new(Ipv4Addr::new(a, b, id, 0), 24).expect("/24 is valid"))
             }
-            IpNet::V6(_) if cidr.text.contains("::/") => {
+            // With ID 0 the original's `:0` insertion yields the same network, or no valid
+            // address at all when `::` stands for a single zero group (`fd00:1:2:3:4:5:6::/112`
+            // would become `...:6:0::`); such a CIDR is then used as given, like IPv4 ones.
+            IpNet::V6(_) if id != 0 && cidr.text.contains("::/") => {
                 let (head, len) = cidr.text.split_once("::/").expect("checked");
                 let text = format!("{head}:{id}::/{len}");
                 match text.parse::<IpNet>() {
