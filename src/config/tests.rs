@@ -372,8 +372,7 @@ fn precedence_flag_env_file() {
     let (dir, _) = write_file("num_nodes = 5\ncluster_id = 1\nip_mode = \"ipv6\"\n");
     let mut i = Inputs::default()
         .with_env([("CLUSTER_ID", "2"), ("IP_MODE", "dual-stack")])
-        .with_file(None, dir.path())
-        .unwrap();
+        .with_file(None, dir.path());
     i.set_flag(Key::IpMode, "ipv4");
     let c = resolve(&i).unwrap().config;
     assert_eq!(c.num_nodes, 5); // file
@@ -390,11 +389,11 @@ fn precedence_flag_env_file() {
 #[test]
 fn no_file_in_cwd_is_fine_but_explicit_file_must_exist() {
     let dir = tempfile::tempdir().unwrap();
-    let i = Inputs::default().with_file(None, dir.path()).unwrap();
+    let i = Inputs::default().with_file(None, dir.path());
     assert!(i.get(Key::IpMode).is_none());
-    let e = Inputs::default()
-        .with_file(Some(&dir.path().join("missing.toml")), dir.path())
-        .unwrap_err();
+    let e =
+        resolve(&Inputs::default().with_file(Some(&dir.path().join("missing.toml")), dir.path()))
+            .unwrap_err();
     assert!(e.list[0].what.contains("missing.toml"), "{e}");
     assert!(e.list[0].message.contains("cannot read"), "{e}");
 }
@@ -404,9 +403,7 @@ fn file_values_of_each_type() {
     let (dir, path) = write_file(
         "ip_mode = \"dual-stack\"\nnum_nodes = 3\nskip_snapshot = true\nmgmt_cidrs = [\"fd00:77::/64\", \"10.50.0.0/24\"]\n",
     );
-    let i = Inputs::default()
-        .with_file(Some(&path), dir.path())
-        .unwrap();
+    let i = Inputs::default().with_file(Some(&path), dir.path());
     let c = resolve(&i).unwrap().config;
     assert_eq!(c.num_nodes, 3);
     assert!(c.skip_snapshot);
@@ -418,9 +415,7 @@ fn file_is_strict() {
     let (dir, path) = write_file(
         "colour = \"blue\"\nnum_nodes = 2.5\nmgmt_cidrs = [1, 2]\nDIND_SUBNET = \"10.1.0.0\"\n[net]\nx = 1\n",
     );
-    let e = Inputs::default()
-        .with_file(Some(&path), dir.path())
-        .unwrap_err();
+    let e = resolve(&Inputs::default().with_file(Some(&path), dir.path())).unwrap_err();
     assert_eq!(e.subject, "configuration");
     has(&e, "key colour", "unknown key");
     has(&e, "key DIND_SUBNET", "unknown key");
@@ -435,9 +430,7 @@ fn file_is_strict() {
 #[test]
 fn file_must_be_toml() {
     let (dir, path) = write_file("this is not toml");
-    let e = Inputs::default()
-        .with_file(Some(&path), dir.path())
-        .unwrap_err();
+    let e = resolve(&Inputs::default().with_file(Some(&path), dir.path())).unwrap_err();
     has(&e, "kdc.toml", "not valid TOML");
 }
 
@@ -449,8 +442,7 @@ fn problems_from_all_layers_are_collected_and_name_their_origin() {
             ("IP_MODE", "ipv5"),
             ("MGMT_CIDRS", "10.1.0.0/24,10.2.0.0/24"),
         ])
-        .with_file(None, dir.path())
-        .unwrap();
+        .with_file(None, dir.path());
     i.set_flag(Key::ClusterId, "x");
     let e = resolve(&i).unwrap_err();
     assert_eq!(e.subject, "configuration");
