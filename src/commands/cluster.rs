@@ -153,13 +153,13 @@ fn cluster_info(p: &Plan, restarted: bool) -> String {
 }
 
 /// The plan of the configured cluster (its names and label).
-fn label(global: &GlobalArgs, args: &ClusterOnlyArgs, env: &Env) -> Result<Plan, KdcError> {
+fn cluster_plan(global: &GlobalArgs, args: &ClusterOnlyArgs, env: &Env) -> Result<Plan, KdcError> {
     let cfg = super::load_config(global, &args.cluster, env)?;
     Ok(plan::plan(&cfg)?)
 }
 
 pub fn down(global: &GlobalArgs, args: &ClusterOnlyArgs, env: &Env) -> Result<ExitCode, KdcError> {
-    let plan = label(global, args, env)?;
+    let plan = cluster_plan(global, args, env)?;
     let mut rep = reporter(global, env);
     let n = runtime().block_on(async {
         let docker = Docker::connect().await?;
@@ -178,7 +178,7 @@ pub fn clean(global: &GlobalArgs, args: &CleanArgs, env: &Env) -> Result<ExitCod
     let plan = if args.all {
         None
     } else {
-        Some(label(global, &only, env)?)
+        Some(cluster_plan(global, &only, env)?)
     };
     let mut rep = reporter(global, env);
     let cleaned = runtime().block_on(async {
@@ -247,7 +247,7 @@ pub fn apiserver_port(
     args: &ClusterOnlyArgs,
     env: &Env,
 ) -> Result<ExitCode, KdcError> {
-    let plan = label(global, args, env)?;
+    let plan = cluster_plan(global, args, env)?;
     if let Some(port) = plan.apiserver.port {
         print(&format!("{port}\n"))?;
         return Ok(ExitCode::SUCCESS);
