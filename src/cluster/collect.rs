@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use regex::bytes::Regex;
 
-use super::spec;
 use crate::docker::{NodeExec, Provider};
 
 /// systemd units whose status and journal are collected when present in a node.
@@ -29,12 +28,8 @@ pub async fn collect(
     redact_secrets: bool,
     timeout: Duration,
 ) -> (Vec<Section>, Vec<String>) {
-    let mut nodes = match provider.list_containers(&spec::cluster_filter(label)).await {
-        Ok(list) => list
-            .into_iter()
-            .filter(super::is_node)
-            .map(|c| c.name)
-            .collect::<Vec<_>>(),
+    let mut nodes = match super::node_names(provider, label).await {
+        Ok(names) => names,
         Err(e) => return (Vec::new(), vec![e.to_string()]),
     };
     nodes.sort_by_key(|n| (!n.starts_with("kube-master"), n.clone()));

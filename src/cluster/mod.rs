@@ -102,6 +102,14 @@ fn is_node(c: &ContainerState) -> bool {
     )
 }
 
+/// Names of the cluster's node containers (not its support containers), running or not.
+async fn node_names(provider: &dyn Provider, label: &str) -> Result<Vec<String>, ProviderError> {
+    let all = provider
+        .list_containers(&spec::cluster_filter(label))
+        .await?;
+    Ok(all.into_iter().filter(is_node).map(|c| c.name).collect())
+}
+
 /// Every kdc cluster with containers, nodes sorted master first.
 pub async fn status(provider: &dyn Provider) -> Result<Vec<ClusterStatus>, ProviderError> {
     let mut by_label: BTreeMap<String, Vec<NodeStatus>> = BTreeMap::new();
@@ -133,18 +141,11 @@ pub async fn down(
     label: &str,
     reporter: &mut dyn Reporter,
 ) -> Result<usize, ClusterError> {
-    let nodes: Vec<ContainerState> = step(
+    let nodes = step(
         reporter,
         "list",
         format!("Finding nodes of cluster {label}"),
-        async {
-            Ok(provider
-                .list_containers(&spec::cluster_filter(label))
-                .await?
-                .into_iter()
-                .filter(is_node)
-                .collect())
-        },
+        async { Ok(node_names(provider, label).await?) },
     )
     .await?;
     let n = nodes.len();
@@ -153,7 +154,7 @@ pub async fn down(
             reporter,
             "remove-nodes",
             format!("Removing {n} node container{}", plural(n)),
-            async { remove_containers(provider, nodes.iter().map(|c| c.name.as_str())).await },
+            async { remove_containers(provider, nodes.iter().map(String::as_str)).await },
         )
         .await?;
     }

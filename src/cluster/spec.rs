@@ -2,7 +2,6 @@
 //! and the node containers. No I/O, so every flag a node gets is unit-tested.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::{IpNet, Ipv4Net};
 
@@ -122,18 +121,11 @@ pub fn node_spec(
     }
 }
 
-/// The loopback address a free port is looked for on.
-pub fn loopback(plan: &Plan) -> IpAddr {
-    match plan.apiserver.host {
-        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        v6 => v6,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{Inputs, resolve};
+    use std::net::IpAddr;
 
     fn plan_for(vars: &[(&str, &str)]) -> Plan {
         let cfg = resolve(&Inputs::default().with_env(vars.iter().copied()))

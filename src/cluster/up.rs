@@ -69,17 +69,12 @@ pub async fn up(
     )
     .await?;
 
-    let stale: Vec<String> = provider
-        .list_containers(&spec::cluster_filter(&plan.cluster.label))
+    let stale = super::node_names(provider, &plan.cluster.label)
         .await
         .map_err(|e| ClusterError::Action {
             detail: "list old nodes".into(),
             source: e.into(),
-        })?
-        .into_iter()
-        .filter(super::is_node)
-        .map(|c| c.name)
-        .collect();
+        })?;
     if !stale.is_empty() {
         step(
             reporter,
@@ -272,7 +267,7 @@ async fn prepare_volumes(
 
 /// A free TCP port on the loopback address the API server is published on.
 fn free_port(plan: &Plan) -> Result<u16, ActionError> {
-    let addr = spec::loopback(plan);
+    let addr = plan.apiserver.host;
     TcpListener::bind((addr, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

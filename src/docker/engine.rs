@@ -107,14 +107,20 @@ fn hint_for(message: &str) -> Option<String> {
     Some(hint.to_string())
 }
 
-fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
+/// The engine's answer with "not found" (HTTP 404) as `None`: for inspecting, absence is a value,
+/// and for removing, an absent object is already what was asked for.
+fn found<T>(
+    result: Result<T, bollard::errors::Error>,
+    op: &'static str,
+    object: &str,
+) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(t) => Ok(Some(t)),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(e) => Err(err(op, object)(e)),
+    }
 }
 
 fn label_filter(label: &str) -> HashMap<String, Vec<String>> {
@@ -250,19 +256,21 @@ impl Provider for Docker {
         &self,
         image: &str,
     ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
-        match self.client.inspect_image(image).await {
-            Ok(img) => Ok(Some(to_btree(img.config.and_then(|c| c.labels)))),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(err("image inspect", image)(e)),
-        }
+        let img = found(
+            self.client.inspect_image(image).await,
+            "image inspect",
+            image,
+        )?;
+        Ok(img.map(|i| to_btree(i.config.and_then(|c| c.labels))))
     }
 
     async fn network(&self, name: &str) -> Result<Option<NetworkState>, ProviderError> {
-        match self.client.inspect_network(name, None).await {
-            Ok(n) => Ok(Some(network_state(n.name, n.ipam, n.labels))),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(err("network inspect", name)(e)),
-        }
+        let net = found(
+            self.client.inspect_network(name, None).await,
+            "network inspect",
+            name,
+        )?;
+        Ok(net.map(|n| network_state(n.name, n.ipam, n.labels)))
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<(), ProviderError> {
@@ -296,10 +304,7 @@ impl Provider for Docker {
     }
 
     async fn remove_network(&self, name: &str) -> Result<(), ProviderError> {
-        match self.client.remove_network(name).await {
-            Err(e) if !is_not_found(&e) => Err(err("network rm", name)(e)),
-            _ => Ok(()),
-        }
+        found(self.client.remove_network(name).await, "network rm", name).map(|_| ())
     }
 
     async fn list_networks(&self, label: &str) -> Result<Vec<NetworkState>, ProviderError> {
@@ -318,14 +323,12 @@ impl Provider for Docker {
     }
 
     async fn volume(&self, name: &str) -> Result<Option<VolumeState>, ProviderError> {
-        match self.client.inspect_volume(name).await {
-            Ok(v) => Ok(Some(VolumeState {
-                name: v.name,
-                labels: v.labels.into_iter().collect(),
-            })),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(err("volume inspect", name)(e)),
-        }
+        let vol = found(
+            self.client.inspect_volume(name).await,
+            "volume inspect",
+            name,
+        )?;
+        Ok(vol.map(volume_state))
     }
 
     async fn create_volume(
@@ -346,14 +349,13 @@ impl Provider for Docker {
     }
 
     async fn remove_volume(&self, name: &str) -> Result<(), ProviderError> {
-        match self
-            .client
-            .remove_volume(name, Some(RemoveVolumeOptions { force: true }))
-            .await
-        {
-            Err(e) if !is_not_found(&e) => Err(err("volume rm", name)(e)),
-            _ => Ok(()),
-        }
+        let opts = Some(RemoveVolumeOptions { force: true });
+        found(
+            self.client.remove_volume(name, opts).await,
+            "volume rm",
+            name,
+        )
+        .map(|_| ())
     }
 
     async fn list_volumes(&self, label: &str) -> Result<Vec<VolumeState>, ProviderError> {
@@ -369,10 +371,7 @@ impl Provider for Docker {
             .volumes
             .unwrap_or_default()
             .into_iter()
-            .map(|v| VolumeState {
-                name: v.name,
-                labels: v.labels.into_iter().collect(),
-            })
+            .map(volume_state)
             .collect())
     }
 
@@ -406,10 +405,12 @@ impl Provider for Docker {
             v: true,
             link: false,
         };
-        match self.client.remove_container(name, Some(opts)).await {
-            Err(e) if !is_not_found(&e) => Err(err("rm", name)(e)),
-            _ => Ok(()),
-        }
+        found(
+            self.client.remove_container(name, Some(opts)).await,
+            "rm",
+            name,
+        )
+        .map(|_| ())
     }
 
     async fn list_containers(&self, label: &str) -> Result<Vec<ContainerState>, ProviderError> {
@@ -462,6 +463,13 @@ impl Provider for Docker {
             out.extend_from_slice(&chunk.map_err(err("logs", name))?.into_bytes());
         }
         Ok(out)
+    }
+}
+
+fn volume_state(v: bollard::models::Volume) -> VolumeState {
+    VolumeState {
+        name: v.name,
+        labels: v.labels.into_iter().collect(),
     }
 }
 
