@@ -43,15 +43,26 @@ echo "dump: $(wc -c < dump.txt) bytes; log: $(wc -c < job.log) bytes"
 
 sed -n '/^%%% start-base64 %%%$/,/^%%% end-base64 %%%$/p' job.log | sed '1d;$d' | base64 -d > blob.lzma
 
-measure() { # label, command...: prints "label  seconds  peak-RSS"
+ROUNDS=${ROUNDS:-5}
+measure() { # label, command...: median wall time of $ROUNDS runs (ms resolution), peak RSS
   label=$1; shift
-  $TIME -f "%e %M" -o time.out "$@" > /dev/null
-  read -r secs kb < time.out
-  printf '%-6s %6.2f s  %7d KB peak RSS\n' "$label" "$secs" "$kb"
+  : > times.out
+  i=0
+  while [ "$i" -lt "$ROUNDS" ]; do
+    rm -rf "out-$label"
+    t0=$(date +%s%N)
+    $TIME -f "%M" -o rss.out "$@" > /dev/null
+    t1=$(date +%s%N)
+    echo $(( (t1 - t0) / 1000000 )) >> times.out
+    i=$((i + 1))
+  done
+  ms=$(sort -n times.out | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+  kb=$(cat rss.out)
+  secs=$(awk -v ms="$ms" 'BEGIN { printf "%.3f", ms / 1000 }')
+  printf '%-6s %6s s  %7d KB peak RSS  (median of %d)\n' "$label" "$secs" "$kb" "$ROUNDS"
   eval "T_$label=$secs; M_$label=$kb"
 }
 
-rm -rf out-kdc out-shell
 measure kdc "$KDC" split-dump64 -o out-kdc job.log
 measure shell sh -c "sed -n '/^%%% start-base64 %%%\$/,/^%%% end-base64 %%%\$/p' job.log | sed '1d;\$d' | base64 -d | lzma -dc |
   (mkdir -p out-shell && cd out-shell && awk 'BEGIN { out = \"/dev/null\" } /^@@@ .* @@@\$/ { out = \$2; next } { print > out }')"
@@ -61,6 +72,12 @@ diff -r out-kdc out-shell > /dev/null && echo "outputs: identical"
 echo "kdc/shell: $(echo "$T_kdc $T_shell" | awk '{ printf "%.2f", $1 / ($2 > 0 ? $2 : 0.01) }')x;" \
   "kdc/floor: $(echo "$T_kdc $T_floor" | awk '{ printf "%.2f", $1 / ($2 > 0 ? $2 : 0.01) }')x;" \
   "kdc RSS: $((M_kdc / 1024)) MB"
+
+# Constant memory: the same blob in a log three times as long.
+{ cat job.log; noise 2000000 3; } > long.log
+$TIME -f "%M" -o rss.out "$KDC" split-dump64 -o out-long long.log > /dev/null
+echo "kdc RSS on a $(($(wc -c < long.log) / 1000000)) MB log: $(($(cat rss.out) / 1024)) MB"
+rm -f long.log
 
 echo "blob sizes (bytes, markers included):"
 orig=$( { echo '%%% start-base64 %%%'; lzma < dump.txt | base64 -w 100; echo '%%% end-base64 %%%'; } | wc -c)

@@ -15,6 +15,7 @@ pub mod dump;
 pub mod error;
 pub mod events;
 pub mod images;
+pub mod interrupt;
 pub mod plan;
 pub mod report;
 

@@ -55,6 +55,8 @@ fn every_ci_flavour_gives_back_the_files() {
         "jenkins.log",
         "travis.log",
         "circleci.log",
+        "tput.log",
+        "xtrace.log",
     ] {
         let (tmp, assert) = split64(log);
         assert
@@ -111,7 +113,17 @@ fn corrupted_data_names_blob_and_line() {
         .1
         .failure()
         .stderr(predicate::str::contains(
-            "blob 1: corrupted compressed data at line",
+            "blob 1: corrupted compressed data at line 4: lzma data error",
+        ));
+}
+
+#[test]
+fn an_injected_line_is_named_at_its_own_line() {
+    split64("injected.log")
+        .1
+        .failure()
+        .stderr(predicate::str::contains(
+            "blob 1: line 7 holds 7 base64 characters where the blob's lines hold 100",
         ));
 }
 
@@ -280,4 +292,57 @@ fn dump64_reads_stdin() {
         files(&tmp.path().join("d")),
         files(&fixtures().join("expected/b"))
     );
+}
+
+#[test]
+fn interrupted_split_leaves_the_directory_as_it_was() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("dump");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("keep.txt"), "mine\n").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kdc"))
+        .args(["split-dump64", "-o"])
+        .arg(&out)
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Half a blob, and the pipe stays open: kdc waits for the rest, as behind `travis logs |`.
+    let log = std::fs::read_to_string(fixtures().join("original.log")).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in log.lines().take(8) {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let staged = || {
+        std::fs::read_dir(&out).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".kdc-split-")
+        })
+    };
+    let since = std::time::Instant::now();
+    while !staged() {
+        assert!(
+            since.elapsed().as_secs() < 10,
+            "kdc never staged its output"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    drop(stdin);
+    assert_eq!(status.code(), Some(130));
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, ["keep.txt"]);
+    assert_eq!(std::fs::read(out.join("keep.txt")).unwrap(), b"mine\n");
 }

@@ -207,53 +207,60 @@ fn finish(
     }
 }
 
+/// `kdc split-dump`: a text dump into files.
 pub fn split_dump(global: &GlobalArgs, args: &SplitArgs) -> Result<ExitCode, KdcError> {
-    let input = open_input(args.input.as_deref())?;
-    let mut sink = DirSink::new(&args.dir, args.max_bytes).map_err(|e| Problems(vec![e]))?;
-    let problems = dump::split_text(input, &mut sink);
-    let summary = Summary {
-        dir: args.dir.clone(),
-        files: sink.files(),
-        bytes: sink.bytes(),
-        blobs: None,
-        problems: problems.iter().map(ToString::to_string).collect(),
-    };
-    finish(global, summary, problems)
+    staged_split(global, args, |input, sink| {
+        (None, dump::split_text(input, sink))
+    })
 }
 
-/// Blobs are staged under a fresh hidden directory inside DIR, because how many there are —
-/// and so whether blob 1 goes to DIR or DIR/1 — is known only at the end of a streamed log.
+/// `kdc split-dump64`: every blob of a log into files.
 pub fn split_dump64(global: &GlobalArgs, args: &SplitArgs) -> Result<ExitCode, KdcError> {
+    staged_split(global, args, |input, sink| {
+        let report = dump::scan_log(input, sink);
+        (Some(report.blobs), report.problems)
+    })
+}
+
+/// Runs a split into a fresh hidden directory inside DIR and then moves the files into DIR.
+/// Staging is what lets a stream decide late: whether blob 1 goes to DIR or to DIR/1 is known
+/// only at the end of the log, and an interrupted split (exit 130) removes the stage and
+/// leaves DIR as it was. A split that met problems still keeps what it decoded.
+fn staged_split(
+    global: &GlobalArgs,
+    args: &SplitArgs,
+    split: impl FnOnce(Box<dyn BufRead>, &mut DirSink) -> (Option<Vec<BlobReport>>, Vec<DumpError>),
+) -> Result<ExitCode, KdcError> {
+    crate::interrupt::catch();
     let input = open_input(args.input.as_deref())?;
-    let fail = |e: DumpError| KdcError::Dump(Problems(vec![e]));
-    std::fs::create_dir_all(&args.dir).map_err(|source| {
-        fail(DumpError::Io {
-            path: args.dir.clone(),
-            source,
-        })
-    })?;
-    let stage = args.dir.join(format!(".kdc-split-{}", std::process::id()));
-    std::fs::create_dir(&stage).map_err(|source| {
-        fail(DumpError::Io {
-            path: stage.clone(),
-            source,
-        })
-    })?;
-    let mut sink = DirSink::new(&stage, args.max_bytes).map_err(fail)?;
-    let mut report = dump::scan_log(input, &mut sink);
-    let moved = if report.blobs.len() == 1 {
-        let one = stage.join("1");
-        let res = if one.exists() {
-            dump::merge_dir(&one, &args.dir)
-        } else {
-            Ok(())
-        };
-        res.and_then(|()| std::fs::remove_dir_all(&stage))
-    } else {
-        dump::merge_dir(&stage, &args.dir)
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| KdcError::Dump(Problems(vec![DumpError::Io { path, source }]))
     };
+    std::fs::create_dir_all(&args.dir).map_err(io_err(&args.dir))?;
+    let stage = args.dir.join(format!(".kdc-split-{}", std::process::id()));
+    std::fs::create_dir(&stage).map_err(io_err(&stage))?;
+    let mut sink = DirSink::new(&stage, args.max_bytes).map_err(|e| Problems(vec![e]))?;
+    let (blobs, mut problems) = split(input, &mut sink);
+    if problems.iter().any(|p| matches!(p, DumpError::Interrupted)) {
+        let _ = std::fs::remove_dir_all(&stage);
+        return Err(KdcError::Interrupted);
+    }
+    let from = match &blobs {
+        Some(b) if b.len() == 1 => stage.join("1"),
+        _ => stage.clone(),
+    };
+    let moved = if from.exists() {
+        dump::merge_dir(&from, &args.dir)
+    } else {
+        Ok(())
+    };
+    let moved = moved.and_then(|()| match std::fs::remove_dir_all(&stage) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    });
     if let Err(source) = moved {
-        report.problems.push(DumpError::Io {
+        problems.push(DumpError::Io {
             path: stage.clone(),
             source,
         });
@@ -262,8 +269,8 @@ pub fn split_dump64(global: &GlobalArgs, args: &SplitArgs) -> Result<ExitCode, K
         dir: args.dir.clone(),
         files: sink.files(),
         bytes: sink.bytes(),
-        blobs: Some(report.blobs),
-        problems: report.problems.iter().map(ToString::to_string).collect(),
+        blobs,
+        problems: problems.iter().map(ToString::to_string).collect(),
     };
-    finish(global, summary, report.problems)
+    finish(global, summary, problems)
 }

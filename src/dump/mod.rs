@@ -6,6 +6,7 @@
 //! streams with constant memory because CI logs and dumps can be hundreds of megabytes, and a
 //! log is untrusted input, so names are checked and nothing is written through a symlink.
 
+mod inflate;
 mod scan;
 mod sink;
 mod split;
@@ -48,6 +49,17 @@ pub enum DumpError {
     /// A line inside a blob that is not base64.
     #[error("blob {blob}: invalid base64 at line {line}")]
     Base64 { blob: usize, line: u64 },
+    /// A data line longer than the blob's first line, or a short line that is not the last:
+    /// a line injected into the blob or cut short.
+    #[error(
+        "blob {blob}: line {line} holds {found} base64 characters where the blob's lines hold {width} (a line injected or cut short)"
+    )]
+    Width {
+        blob: usize,
+        line: u64,
+        found: usize,
+        width: usize,
+    },
     /// The decoded bytes are not a valid .lzma/.xz stream.
     #[error("blob {blob}: corrupted compressed data at line {line}: {reason}")]
     Corrupt {
@@ -64,6 +76,9 @@ pub enum DumpError {
     /// The decompressed output reached `--max-bytes`.
     #[error("output limit of {limit} bytes reached; the rest is not written")]
     Limit { limit: u64 },
+    /// SIGINT or SIGTERM arrived.
+    #[error("interrupted")]
+    Interrupted,
     /// Reading the input failed.
     #[error("cannot read the input")]
     Read(#[source] std::io::Error),
@@ -81,9 +96,28 @@ impl DumpError {
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            DumpError::Limit { .. } | DumpError::Read(_) | DumpError::Io { .. }
+            DumpError::Limit { .. }
+                | DumpError::Read(_)
+                | DumpError::Io { .. }
+                | DumpError::Interrupted
         )
     }
+}
+
+/// `fill_buf` of the input, retried when a signal interrupted it unless the signal asked kdc
+/// to stop.
+pub(crate) fn fill<R: std::io::BufRead>(input: &mut R) -> Result<&[u8], DumpError> {
+    loop {
+        if crate::interrupt::requested() {
+            return Err(DumpError::Interrupted);
+        }
+        match input.fill_buf() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(DumpError::Read(e)),
+            Ok(_) => break,
+        }
+    }
+    input.fill_buf().map_err(DumpError::Read)
 }
 
 /// Every problem of one run, shown one per line; a non-empty list means a non-zero exit.

@@ -6,23 +6,20 @@
 //! each line is cleaned, base64-decoded and pushed through liblzma into the splitter, so memory
 //! stays constant whatever the size of the log or the dump.
 
-use std::io::{self, BufRead};
+use std::io::BufRead;
 
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use liblzma::stream::{Action, CONCATENATED, Status, Stream};
 use memchr::memmem;
 use serde::Serialize;
 
+use super::inflate::{Event, Inflater};
 use super::{DumpError, DumpSink, END_MARKER, START_MARKER, Splitter};
 
 /// Longest piece of a line handled at once; a longer line (a blob on one line) is processed in
 /// pieces of this size.
 const PIECE: usize = 64 * 1024;
-/// Memory the lzma decoder may use: enough for any preset (9 needs 65 MiB), not for a forged
-/// header asking for gigabytes.
-const MEMLIMIT: u64 = 256 << 20;
 
 /// What was found for one blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -90,7 +87,14 @@ pub(crate) fn clean_line(raw: &[u8], out: &mut Vec<u8>) {
                 }
                 i += if line.get(i) == Some(&0x1b) { 2 } else { 1 };
             }
-            Some(_) => i += 1,
+            // Any other escape: intermediates in 0x20..=0x2f, then one final byte, as in the
+            // `ESC ( B` that `tput sgr0` writes before `ESC [ m`.
+            Some(_) => {
+                while line.get(i).is_some_and(|b| (0x20..=0x2f).contains(b)) {
+                    i += 1;
+                }
+                i += 1;
+            }
             None => {}
         }
     }
@@ -134,12 +138,15 @@ fn ends_with_marker(line: &[u8], marker: &str) -> bool {
         .is_some_and(|head| head.last().is_none_or(u8::is_ascii_whitespace))
 }
 
-/// Lines inside a blob that carry no data: CI folding and timing lines, GitHub group lines.
+/// Lines inside a blob that carry no data: CI folding and timing lines, GitHub group lines,
+/// and shell traces (`set -x` prints `+ cmd`, `++ cmd` in a subshell; base64 has no spaces).
 fn is_noise(line: &[u8]) -> bool {
+    let plusses = line.iter().take_while(|&&b| b == b'+').count();
     line.is_empty()
         || line.starts_with(b"travis_fold:")
         || line.starts_with(b"travis_time:")
         || line.starts_with(b"##[")
+        || (plusses > 0 && line.get(plusses) == Some(&b' '))
 }
 
 fn is_base64(data: &[u8]) -> bool {
@@ -153,10 +160,17 @@ struct Blob {
     /// Text before the marker on the start line that is not a known timestamp, stripped from
     /// the following lines too (e.g. a `docker compose` service prefix).
     prefix: Vec<u8>,
-    stream: Option<Stream>,
+    inflater: Option<Inflater>,
+    /// Base64 text not yet decoded: less than a quad, or a short line held back.
     pending: Vec<u8>,
     raw: Vec<u8>,
-    out: Vec<u8>,
+    /// Length of the first data line: every later line but the last has it.
+    width: Option<usize>,
+    /// Length of the data line being read so far (a long line arrives in pieces).
+    current: usize,
+    /// A data line shorter than the width: only the last line may be. Its text is held back
+    /// until the end marker shows it was the last.
+    short: Option<(u64, usize)>,
     /// The compressed stream ended; later data is ignored.
     done: bool,
     /// A problem was reported; the rest of the blob is skipped.
@@ -187,42 +201,94 @@ impl Blob {
                 ok: false,
             },
             prefix,
-            stream: None,
+            inflater: None,
             pending: Vec::new(),
             raw: Vec::new(),
-            out: vec![0; 64 * 1024],
+            width: None,
+            current: 0,
+            short: None,
             done: false,
             failed: false,
             split: Splitter::new(),
         }
     }
 
-    fn fail(&mut self, problems: &mut Vec<DumpError>, err: DumpError) {
-        self.failed = true;
-        problems.push(err);
+    /// Whether no data line has been seen: a start marker now replaces this one (a traced
+    /// `+ echo %%% start-base64 %%%` just before the real marker).
+    fn is_empty(&self) -> bool {
+        self.width.is_none() && self.current == 0
     }
 
-    /// Adds base64 text; decodes every whole quad.
+    fn fail(&mut self, problems: &mut Vec<DumpError>, err: DumpError) {
+        if !self.failed {
+            self.failed = true;
+            problems.push(err);
+        }
+    }
+
+    /// Adds base64 text from `line`; `ends` when it is the end of that line. Checks the line
+    /// width, so a line injected into the blob or cut short is named, not found later as an
+    /// lzma error; decodes every whole quad.
     fn payload<S: DumpSink + ?Sized>(
         &mut self,
         text: &[u8],
         line: u64,
+        ends: bool,
         sink: &mut S,
         problems: &mut Vec<DumpError>,
     ) -> Result<(), DumpError> {
         if self.failed || self.done {
             return Ok(());
         }
+        let blob = self.report.index;
+        if let Some((short, found)) = self.short {
+            let width = self.width.unwrap_or(found);
+            let err = DumpError::Width {
+                blob,
+                line: short,
+                found,
+                width,
+            };
+            self.fail(problems, err);
+            return Ok(());
+        }
         if !is_base64(text) {
-            let blob = self.report.index;
             self.fail(problems, DumpError::Base64 { blob, line });
             return Ok(());
         }
+        self.current += text.len();
+        if let Some(width) = self.width
+            && self.current > width
+        {
+            let found = self.current;
+            self.fail(
+                problems,
+                DumpError::Width {
+                    blob,
+                    line,
+                    found,
+                    width,
+                },
+            );
+            return Ok(());
+        }
         self.pending.extend_from_slice(text);
+        if ends {
+            let len = std::mem::take(&mut self.current);
+            match self.width {
+                None => self.width = Some(len),
+                Some(width) if len < width => self.short = Some((line, len)),
+                Some(_) => {}
+            }
+        }
+        if self.short.is_some() {
+            return Ok(());
+        }
         let whole = self.pending.len() / 4 * 4;
         self.decode(whole, line, sink, problems)
     }
 
+    /// Decodes the first `len` pending base64 bytes and hands them to the decoder thread.
     fn decode<S: DumpSink + ?Sized>(
         &mut self,
         len: usize,
@@ -243,78 +309,49 @@ impl Blob {
             }
         };
         self.pending.drain(..len);
-        if self.stream.is_none() {
+        if self.inflater.is_none() {
             self.report.format = if self.raw.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
                 "xz"
             } else {
                 "lzma"
             };
-            match Stream::new_auto_decoder(MEMLIMIT, CONCATENATED) {
-                Ok(s) => self.stream = Some(s),
-                Err(e) => {
-                    let reason = e.to_string();
+            match Inflater::start() {
+                Ok(i) => self.inflater = Some(i),
+                Err(reason) => {
                     self.fail(problems, DumpError::Corrupt { blob, line, reason });
                     return Ok(());
                 }
             }
         }
         self.report.compressed_bytes += n as u64;
-        let raw = std::mem::take(&mut self.raw);
-        let res = self.inflate(&raw[..n], Action::Run, line, sink, problems);
-        self.raw = raw;
-        res
+        if let Some(inflater) = self.inflater.as_mut() {
+            inflater.push(&self.raw[..n], line);
+        }
+        self.drain(false, sink, problems)
     }
 
-    /// Runs liblzma over `input` (or finishes the stream) and splits what comes out.
-    fn inflate<S: DumpSink + ?Sized>(
+    /// Splits what the decoder has produced; with `wait`, everything up to its end.
+    fn drain<S: DumpSink + ?Sized>(
         &mut self,
-        mut input: &[u8],
-        action: Action,
-        line: u64,
+        wait: bool,
         sink: &mut S,
         problems: &mut Vec<DumpError>,
     ) -> Result<(), DumpError> {
         let blob = self.report.index;
-        let Some(stream) = self.stream.as_mut() else {
-            return Ok(());
-        };
-        loop {
-            let (in0, out0) = (stream.total_in(), stream.total_out());
-            let res = stream.process(input, &mut self.out, action);
-            let used = (stream.total_in() - in0) as usize;
-            let made = (stream.total_out() - out0) as usize;
-            input = &input[used.min(input.len())..];
-            self.split.feed(sink, &self.out[..made])?;
-            match res {
-                Ok(Status::StreamEnd) => {
-                    self.done = true;
-                    return Ok(());
-                }
-                Ok(_) if used == 0 && made == 0 => {
-                    if matches!(action, Action::Finish) {
-                        let reason = "compressed data ends early".to_string();
-                        self.fail(problems, DumpError::Corrupt { blob, line, reason });
-                    }
-                    return Ok(());
-                }
-                Ok(_)
-                    if input.is_empty()
-                        && made < self.out.len()
-                        && matches!(action, Action::Run) =>
-                {
-                    return Ok(());
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let reason = e.to_string();
+        while let Some(event) = self.inflater.as_mut().and_then(|i| i.poll(wait)) {
+            match event {
+                Event::Data(data) => self.split.feed(sink, &data)?,
+                Event::End => self.done = true,
+                Event::Corrupt { line, reason } => {
                     self.fail(problems, DumpError::Corrupt { blob, line, reason });
-                    return Ok(());
                 }
             }
         }
+        Ok(())
     }
 
     /// Ends the blob at its end marker (`truncated` false) or at a cut (`truncated` true).
+    /// What decoded before a problem or a cut is kept.
     fn end<S: DumpSink + ?Sized>(
         mut self,
         line: u64,
@@ -325,16 +362,20 @@ impl Blob {
         let blob = self.report.index;
         let mut fatal = Ok(());
         if !self.failed && !self.done {
+            self.short = None;
             let rest = self.pending.len();
             fatal = self.decode(rest, line, sink, problems);
-            if fatal.is_ok() && !self.failed && !self.done && !truncated {
-                if self.stream.is_none() {
-                    let reason = "the blob is empty".to_string();
-                    self.fail(problems, DumpError::Corrupt { blob, line, reason });
-                } else {
-                    fatal = self.inflate(&[], Action::Finish, line, sink, problems);
-                }
+            if !truncated && self.inflater.is_none() && !self.failed {
+                let reason = "the blob is empty".to_string();
+                self.fail(problems, DumpError::Corrupt { blob, line, reason });
             }
+        }
+        let finish = !truncated && !self.failed && !self.done;
+        if fatal.is_ok()
+            && let Some(inflater) = self.inflater.as_mut()
+        {
+            inflater.close(finish, line);
+            fatal = self.drain(true, sink, problems);
         }
         let finished = self.split.finish(sink);
         problems.append(&mut self.split.problems);
@@ -352,14 +393,10 @@ impl Blob {
 
 /// Reads up to the end of the current line (at most [`PIECE`] bytes) into `acc`. Returns
 /// whether the line ended (a newline or end of input) and whether input remains.
-fn read_piece<R: BufRead>(r: &mut R, acc: &mut Vec<u8>) -> io::Result<bool> {
+fn read_piece<R: BufRead>(r: &mut R, acc: &mut Vec<u8>) -> Result<bool, DumpError> {
     acc.clear();
     loop {
-        let avail = match r.fill_buf() {
-            Ok(a) => a,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let avail = super::fill(r)?;
         if avail.is_empty() {
             return Ok(true);
         }
@@ -398,10 +435,9 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
     let fatal: Option<DumpError> = 'scan: loop {
         // Outside a blob, skip whole lines without the start marker in bulk.
         if blob.is_none() && !mid_line {
-            let avail = match input.fill_buf() {
+            let avail = match super::fill(&mut input) {
                 Ok(a) => a,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => break Some(DumpError::Read(e)),
+                Err(e) => break Some(e),
             };
             if avail.is_empty() {
                 break None;
@@ -419,7 +455,7 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
         let first = !mid_line;
         let ended = match read_piece(&mut input, &mut piece) {
             Ok(e) => e,
-            Err(e) => break Some(DumpError::Read(e)),
+            Err(e) => break Some(e),
         };
         if piece.is_empty() {
             break None;
@@ -433,7 +469,7 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
             // The rest of a very long line: only data inside a blob matters.
             if let Some(b) = blob.as_mut() {
                 let text = piece.trim_ascii();
-                if let Err(e) = b.payload(text, line, sink, &mut report.problems) {
+                if let Err(e) = b.payload(text, line, ended, sink, &mut report.problems) {
                     break 'scan Some(e);
                 }
             }
@@ -449,7 +485,7 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
             clean.drain(..ws);
         }
         if ends_with_marker(&clean, START_MARKER) {
-            if let Some(b) = blob.take() {
+            if let Some(b) = blob.take().filter(|b| !b.is_empty()) {
                 match b.end(line, true, sink, &mut report.problems) {
                     Ok(r) => report.blobs.push(r),
                     Err(e) => break Some(e),
@@ -490,7 +526,7 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
                 .filter(|w| is_base64(w))
                 .unwrap_or(&clean[..])
         };
-        if let Err(e) = b.payload(text, line, sink, &mut report.problems) {
+        if let Err(e) = b.payload(text, line, ended, sink, &mut report.problems) {
             break Some(e);
         }
     };

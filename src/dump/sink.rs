@@ -47,6 +47,15 @@ impl Budget {
     }
 }
 
+/// A lzma bomb can write gigabytes between two reads of the log, so writes check for Ctrl-C too.
+fn stop_if_interrupted() -> Result<(), DumpError> {
+    if crate::interrupt::requested() {
+        Err(DumpError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
 /// Writes files under a directory. Every component below the root is checked with
 /// `symlink_metadata` and the file itself is opened with `O_NOFOLLOW`, so a symlink planted in
 /// the directory (or one a previous blob could not create: sinks never make symlinks) cannot
@@ -126,6 +135,7 @@ impl DumpSink for DirSink {
 
     fn open(&mut self, name: &str) -> Result<(), DumpError> {
         self.close()?;
+        stop_if_interrupted()?;
         let parts: Vec<&str> = name.split('/').collect();
         let blob_dir = if self.blob == 0 {
             vec![]
@@ -164,6 +174,7 @@ impl DumpSink for DirSink {
         let Some((path, file)) = self.current.as_mut() else {
             return Ok(());
         };
+        stop_if_interrupted()?;
         let (n, over) = self.budget.take(data.len());
         file.write_all(&data[..n]).map_err(|source| DumpError::Io {
             path: path.clone(),

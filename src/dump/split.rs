@@ -175,10 +175,9 @@ impl Splitter {
 pub fn split_text<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) -> Vec<DumpError> {
     let mut split = Splitter::new();
     let fatal = loop {
-        let buf = match input.fill_buf() {
+        let buf = match super::fill(&mut input) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => break Some(DumpError::Read(e)),
+            Err(e) => break Some(e),
         };
         if buf.is_empty() {
             break None;

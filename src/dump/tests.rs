@@ -82,6 +82,12 @@ fn lines_are_cleaned() {
         (b"  QUJD  \n", b"QUJD"),
         (b"2024-05-01T10:00:00.1234567Z\n", b""),
         (b"\x1b]0;title\x07QUJD", b"QUJD"),
+        // `tput setaf 2` … `tput sgr0`: a charset escape with an intermediate byte.
+        (
+            b"\x1b[32m%%% start-base64 %%%\x1b(B\x1b[m\n",
+            b"%%% start-base64 %%%",
+        ),
+        (b"\x1b7QUJD\x1b8", b"QUJD"),
     ];
     for (raw, want) in cases {
         clean_line(raw, &mut out);
@@ -193,6 +199,75 @@ fn one_long_base64_line_decodes() {
     let report = scan_log(Cursor::new(one), &mut sink);
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(&file(&sink, 1, "big")[..big.len()], &big[..]);
+}
+
+/// Problems of scanning `blob` with its data lines changed by `edit`.
+fn scan_edited(blob: &[u8], edit: impl FnOnce(&mut Vec<String>)) -> (MemSink, ScanReport) {
+    let text = String::from_utf8(blob.to_vec()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    edit(&mut lines);
+    let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+    let report = scan_log(Cursor::new(lines.join("\n")), &mut sink);
+    (sink, report)
+}
+
+#[test]
+fn every_data_line_but_the_last_has_the_first_lines_width() {
+    let noise: Vec<u8> = (0..20_000u32)
+        .flat_map(|i| (i * 7919).to_le_bytes())
+        .collect();
+    let blob = blob_of(&dump_of(&[("n", &noise)]), 6);
+    let width = |found| {
+        move |p: &DumpError| match p {
+            DumpError::Width {
+                line,
+                found: f,
+                width: 100,
+                ..
+            } if *f == found => Some(*line),
+            _ => None,
+        }
+    };
+    // Injected after log line 3 (the marker is line 1): named at line 4, before any lzma error.
+    let (_, r) = scan_edited(&blob, |l| l.insert(3, "QUJD".into()));
+    assert_eq!(
+        r.problems.iter().filter_map(width(4)).collect::<Vec<_>>(),
+        [4]
+    );
+    assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    // A line grown by four characters.
+    let (_, r) = scan_edited(&blob, |l| l[5] += "QUJD");
+    assert_eq!(
+        r.problems.iter().filter_map(width(104)).collect::<Vec<_>>(),
+        [6]
+    );
+    // Rewrapped at another width, the last line shorter: fine.
+    let (sink, r) = scan_edited(&blob, |l| {
+        let data = l[1..l.len() - 1].concat();
+        let mut wrapped: Vec<String> = data
+            .as_bytes()
+            .chunks(64)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
+        wrapped.insert(0, START_MARKER.into());
+        wrapped.push(END_MARKER.into());
+        *l = wrapped;
+    });
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert!(file(&sink, 1, "n").starts_with(&noise), "the file decodes whole");
+}
+
+#[test]
+fn a_traced_start_marker_does_not_open_a_blob() {
+    let blob = blob_of(&dump_of(&[("a", b"x\n")]), 6);
+    let (sink, r) = scan_edited(&blob, |l| {
+        l.insert(0, format!("+ echo {START_MARKER}"));
+        l.insert(2, "+ base64 -w 100".into());
+    });
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.blobs.len(), 1);
+    assert_eq!(r.blobs[0].start_line, 2);
+    assert_eq!(file(&sink, 1, "a"), b"x\n");
 }
 
 #[test]

@@ -1,0 +1,235 @@
+//! The lzma decoder of one blob, on its own thread.
+//!
+//! Decoding is most of the work of `split-dump64` (the floor of `ci/bench-artifacts.sh`). On its
+//! own thread it overlaps with reading the log, base64 and writing files, so the command costs
+//! little more than the decoder alone. Memory stays bounded both ways: the scanner stops
+//! queueing compressed bytes once [`IN_FLIGHT`] are unconsumed, and decoded chunks wait in a
+//! channel of [`OUT_CHUNKS`]. The scanner never blocks on sending, only on receiving, and the
+//! decoder answers every input with a `Consumed` message, so the two cannot wait on each other.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{self, Receiver, RecvError, Sender, SyncSender, TryRecvError};
+use std::thread::JoinHandle;
+
+use liblzma::stream::{Action, CONCATENATED, Status, Stream};
+
+/// Memory the lzma decoder may use: enough for any preset (9 needs 65 MiB), not for a forged
+/// header asking for gigabytes.
+const MEMLIMIT: u64 = 256 << 20;
+/// Compressed bytes gathered before they are handed to the decoder.
+const BATCH: usize = 16 * 1024;
+/// Compressed bytes the scanner may have handed over and not yet seen consumed.
+const IN_FLIGHT: u64 = 1 << 20;
+/// Size of one decoded chunk, and how many may wait for the splitter.
+const OUT_CHUNK: usize = 64 * 1024;
+const OUT_CHUNKS: usize = 16;
+
+enum Input {
+    Data(Vec<u8>),
+    /// The end marker was seen: the stream must end here.
+    Finish,
+}
+
+enum Output {
+    Data(Vec<u8>),
+    /// Compressed bytes consumed so far, in all.
+    Consumed(u64),
+    End,
+    /// `at`: compressed offset where the decoder failed; `None` at the finish.
+    Corrupt {
+        at: Option<u64>,
+        reason: String,
+    },
+}
+
+/// What the decoder reports to the scanner.
+pub(super) enum Event {
+    /// Decoded bytes, in order.
+    Data(Vec<u8>),
+    /// The compressed stream ended; later data belongs to nothing.
+    End,
+    /// The data is not a valid stream; `line` is the log line whose bytes showed it.
+    Corrupt { line: u64, reason: String },
+}
+
+/// The scanner's handle on a decoder thread.
+pub(super) struct Inflater {
+    tx: Option<Sender<Input>>,
+    rx: Option<Receiver<Output>>,
+    thread: Option<JoinHandle<()>>,
+    batch: Vec<u8>,
+    /// Compressed bytes handed over, and consumed, so far.
+    sent: u64,
+    consumed: u64,
+    /// `(end offset, line)` of the lines handed over and not yet consumed, to name the line
+    /// of a failure.
+    lines: VecDeque<(u64, u64)>,
+    /// The line of the end marker, for a failure at the finish.
+    last_line: u64,
+}
+
+impl Inflater {
+    /// Starts a decoder for `.lzma` (LZMA_Alone) or `.xz` data, whichever the stream is.
+    pub(super) fn start() -> Result<Inflater, String> {
+        let stream = Stream::new_auto_decoder(MEMLIMIT, CONCATENATED).map_err(|e| e.to_string())?;
+        let (tx, input) = mpsc::channel();
+        let (output, rx) = mpsc::sync_channel(OUT_CHUNKS);
+        let thread = std::thread::Builder::new()
+            .name("kdc-inflate".into())
+            .spawn(move || decode(stream, input, output))
+            .map_err(|e| format!("cannot start the decoder thread: {e}"))?;
+        Ok(Inflater {
+            tx: Some(tx),
+            rx: Some(rx),
+            thread: Some(thread),
+            batch: Vec::with_capacity(BATCH),
+            sent: 0,
+            consumed: 0,
+            lines: VecDeque::new(),
+            last_line: 0,
+        })
+    }
+
+    /// Queues compressed bytes that came from log line `line`.
+    pub(super) fn push(&mut self, data: &[u8], line: u64) {
+        self.batch.extend_from_slice(data);
+        let end = self.sent + self.batch.len() as u64;
+        match self.lines.back_mut() {
+            Some(last) if last.1 == line => last.0 = end,
+            _ => self.lines.push_back((end, line)),
+        }
+        self.last_line = line;
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let data = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.sent += data.len() as u64;
+        if let Some(tx) = &self.tx {
+            // A decoder that stopped has said why on the output channel.
+            let _ = tx.send(Input::Data(data));
+        }
+    }
+
+    /// Ends the input: with `finish` the stream must end here (the end marker at `line`);
+    /// without, the blob was cut off and whatever decodes is kept.
+    pub(super) fn close(&mut self, finish: bool, line: u64) {
+        self.flush();
+        self.last_line = line;
+        if let Some(tx) = self.tx.take()
+            && finish
+        {
+            let _ = tx.send(Input::Finish);
+        }
+    }
+
+    /// The next event: waits for one when `wait` is set or too much is in flight, else returns
+    /// `None` when nothing is ready. Also `None` once the decoder has stopped and said all.
+    pub(super) fn poll(&mut self, wait: bool) -> Option<Event> {
+        loop {
+            let rx = self.rx.as_ref()?;
+            let msg = if wait || self.sent - self.consumed > IN_FLIGHT {
+                rx.recv().map_err(|RecvError| TryRecvError::Disconnected)
+            } else {
+                rx.try_recv()
+            };
+            let msg = match msg {
+                Ok(m) => m,
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Disconnected) => {
+                    self.rx = None;
+                    return None;
+                }
+            };
+            match msg {
+                Output::Data(d) => return Some(Event::Data(d)),
+                Output::Consumed(n) => {
+                    self.consumed = n;
+                    while self.lines.front().is_some_and(|&(end, _)| end <= n) {
+                        self.lines.pop_front();
+                    }
+                }
+                Output::End => return Some(Event::End),
+                Output::Corrupt { at, reason } => {
+                    let line = at
+                        .and_then(|at| self.lines.iter().find(|&&(end, _)| end >= at))
+                        .map_or(self.last_line, |&(_, line)| line);
+                    return Some(Event::Corrupt { line, reason });
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Inflater {
+    /// Dropping the channels first makes a decoder blocked on either side stop at once.
+    fn drop(&mut self) {
+        self.tx = None;
+        self.rx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The decoder thread: runs liblzma over each input and sends what comes out, until the
+/// stream ends, fails, or either channel closes.
+fn decode(mut stream: Stream, input: Receiver<Input>, output: SyncSender<Output>) {
+    let send = |m: Output| output.send(m).is_ok();
+    let mut out = Vec::with_capacity(OUT_CHUNK);
+    for msg in input {
+        let (data, action) = match msg {
+            Input::Data(d) => (d, Action::Run),
+            Input::Finish => (Vec::new(), Action::Finish),
+        };
+        let mut rest = &data[..];
+        loop {
+            let before = stream.total_in();
+            let res = stream.process_vec(rest, &mut out, action);
+            let used = (stream.total_in() - before) as usize;
+            rest = &rest[used.min(rest.len())..];
+            let made = !out.is_empty();
+            let full = out.len() == out.capacity();
+            if made
+                && !send(Output::Data(std::mem::replace(
+                    &mut out,
+                    Vec::with_capacity(OUT_CHUNK),
+                )))
+            {
+                return;
+            }
+            match res {
+                Ok(Status::StreamEnd) => {
+                    send(Output::End);
+                    return;
+                }
+                Ok(_) if used == 0 && !made => {
+                    if matches!(action, Action::Finish) {
+                        let reason = "compressed data ends early".to_string();
+                        send(Output::Corrupt { at: None, reason });
+                        return;
+                    }
+                    break;
+                }
+                Ok(_) if rest.is_empty() && !full && matches!(action, Action::Run) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    let at = Some(stream.total_in());
+                    send(Output::Corrupt {
+                        at,
+                        reason: e.to_string(),
+                    });
+                    return;
+                }
+            }
+        }
+        if !send(Output::Consumed(stream.total_in())) {
+            return;
+        }
+    }
+}
