@@ -38,6 +38,9 @@ pub enum KdcError {
     /// A dump, blob or log could not be read or split completely; every problem is listed.
     #[error(transparent)]
     Dump(#[from] crate::dump::Problems),
+    /// The user's kubeconfig could not be updated.
+    #[error(transparent)]
+    Kubeconfig(#[from] crate::kubeconfig::KubeconfigError),
     /// Writing a result to stdout or a file failed.
     #[error("cannot write {what}")]
     Io {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod images;
 pub mod interrupt;
+pub mod kubeconfig;
 pub mod plan;
 pub mod report;
 

@@ -263,14 +263,36 @@ fn live_three_clusters_side_by_side_then_clean() {
     ] {
         assert!(labels.contains(&want), "{want} in {labels:?}");
     }
+    // The contexts the original (and kdc's kubeadm bootstrapper) write, beside a foreign one.
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("config");
+    let entry = |n: &str| format!("- name: {n}\n  context:\n    cluster: {n}\n");
+    let contexts: String = ["dind", "dind-cluster-20", "dind-third", "kind-kind"]
+        .iter()
+        .map(|n| entry(n))
+        .collect();
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\ncurrent-context: dind\ncontexts:\n{contexts}"),
+    )
+    .unwrap();
+    let kubeconfig_var = ("KUBECONFIG", kubeconfig.to_str().unwrap());
     for (vars, label) in clusters.iter().zip([
         "mirantis.kubeadm_dind_cluster_runtime",
         "cluster-20",
         "third",
     ]) {
-        ok(kdc(vars, &["clean"]));
+        let mut vars = vars.to_vec();
+        vars.push(kubeconfig_var);
+        let out = ok(kdc(&vars, &["clean"]));
+        assert!(out.contains(", context dind"), "{out}");
         assert_eq!(labelled(label), Vec::<String>::new());
     }
+    let left: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    assert_eq!(left["contexts"].as_array().unwrap().len(), 1);
+    assert_eq!(left["contexts"][0]["name"], "kind-kind");
+    assert_eq!(left["current-context"], "");
 }
 
 #[test]

@@ -194,16 +194,31 @@ pub fn clean(global: &GlobalArgs, args: &CleanArgs, env: &Env) -> Result<ExitCod
         }
         Ok::<_, KdcError>(all)
     })?;
+    // The kubeconfig entries go last: if the engine failed, the user can still reach whatever
+    // is left of the cluster.
+    let kubeconfig = crate::kubeconfig::path(&env.vars);
+    let mut contexts = Vec::new();
+    for (label, _) in &cleaned {
+        let removed = match &kubeconfig {
+            Some(file) => crate::kubeconfig::remove(file, &crate::plan::context_for(label))?,
+            None => None,
+        };
+        contexts.push(removed);
+    }
     if global.json {
         let v: Vec<_> = cleaned
             .iter()
-            .map(|(l, c)| serde_json::json!({"cluster": l, "removed": c}))
+            .zip(&contexts)
+            .map(|((l, c), k)| serde_json::json!({"cluster": l, "removed": c, "kubeconfig": k}))
             .collect();
         print(&(serde_json::to_string_pretty(&v).expect("json") + "\n"))?;
     } else {
-        for (l, c) in &cleaned {
+        for ((l, c), k) in cleaned.iter().zip(&contexts) {
+            let context = k.as_ref().map_or(String::new(), |k| {
+                format!(", context {} from {}", k.name, k.file.display())
+            });
             print(&format!(
-                "{l}: removed {} containers, {} volumes, {} networks\n",
+                "{l}: removed {} containers, {} volumes, {} networks{context}\n",
                 c.containers.len(),
                 c.volumes.len(),
                 c.networks.len()

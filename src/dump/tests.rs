@@ -254,7 +254,10 @@ fn every_data_line_but_the_last_has_the_first_lines_width() {
         *l = wrapped;
     });
     assert!(r.problems.is_empty(), "{:?}", r.problems);
-    assert!(file(&sink, 1, "n").starts_with(&noise), "the file decodes whole");
+    assert!(
+        file(&sink, 1, "n").starts_with(&noise),
+        "the file decodes whole"
+    );
 }
 
 #[test]

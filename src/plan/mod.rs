@@ -286,6 +286,21 @@ pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
     })
 }
 
+/// The suffix of names derived from a cluster label: none for the default label.
+fn suffix_for(label: &str) -> String {
+    if label == DEFAULT_LABEL {
+        String::new()
+    } else {
+        format!("-{label}")
+    }
+}
+
+/// The kubeconfig cluster and context name of the cluster labelled `label`: `dind<suffix>`.
+/// `clean --all` knows only labels, so this must depend on nothing else.
+pub fn context_for(label: &str) -> String {
+    format!("dind{}", suffix_for(label))
+}
+
 /// The identity rules of seed-spec §4.1, with two fixes: a label without a cluster ID gets a
 /// stable ID instead of a new random one on every run, so a second `up` finds the same subnets;
 /// and the final label alone decides the ID, so two clusters with different IDs can never share
@@ -299,13 +314,9 @@ pub fn identity(cfg: &Config) -> Identity {
         (Some(l), None) => (l.clone(), numbered(l).unwrap_or_else(|| label_id(l))),
         (Some(l), Some(id)) => (format!("{l}-{id}"), id),
     };
-    let suffix = if label == DEFAULT_LABEL {
-        String::new()
-    } else {
-        format!("-{label}")
-    };
+    let suffix = suffix_for(&label);
     Identity {
-        context: format!("dind{suffix}"),
+        context: context_for(&label),
         label,
         id,
         suffix,

@@ -1,0 +1,288 @@
+//! The user's kubeconfig. `kdc clean` removes its cluster's entries (the kubeadm bootstrapper
+//! adds them), as `kubeadm-dind-cluster clean` did with `kubectl config delete-cluster` and
+//! `delete-context`, but without needing kubectl.
+//!
+//! The file is chosen by kubectl's rules, locked with kubectl's own `<file>.lock` so the two
+//! never interleave, and replaced atomically (write a sibling, then rename), so an interrupted
+//! `clean` leaves either the old file or the new one. A file that is not YAML is left untouched.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Why the kubeconfig could not be updated. Each names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeconfigError {
+    #[error(
+        "kubeconfig {} is locked ({} exists); if no kubectl is running, remove the lock file and run again",
+        file.display(),
+        lock.display()
+    )]
+    Locked { file: PathBuf, lock: PathBuf },
+    #[error("kubeconfig {} is not valid YAML ({reason}); fix or move it, then run again", file.display())]
+    Parse { file: PathBuf, reason: String },
+    #[error("cannot update kubeconfig {}", file.display())]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The kubeconfig kubectl would use: the first existing file of `$KUBECONFIG` (or its last
+/// entry when none exists), else `$HOME/.kube/config`.
+pub fn path(vars: &[(String, String)]) -> Option<PathBuf> {
+    let var = |k: &str| {
+        vars.iter()
+            .find(|(n, v)| n == k && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    };
+    if let Some(list) = var("KUBECONFIG") {
+        let files: Vec<PathBuf> = std::env::split_paths(list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        if let Some(found) = files.iter().find(|p| p.exists()).or(files.last()) {
+            return Some(found.clone());
+        }
+    }
+    var("HOME").map(|h| Path::new(h).join(".kube/config"))
+}
+
+/// What [`remove`] took out of a kubeconfig.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    pub file: PathBuf,
+    pub name: String,
+    pub clusters: usize,
+    pub contexts: usize,
+    pub users: usize,
+    /// The name was the current context, which is now unset (as `kubectl config
+    /// delete-context` leaves it).
+    pub was_current: bool,
+}
+
+/// Removes the cluster, context and user called `name` from `file`. `None` when the file does
+/// not exist or holds none of them, in which case it is not rewritten.
+pub fn remove(file: &Path, name: &str) -> Result<Option<Removed>, KubeconfigError> {
+    if !file.exists() {
+        return Ok(None);
+    }
+    let _lock = Lock::acquire(file)?;
+    let io_err = |source| KubeconfigError::Io {
+        file: file.to_path_buf(),
+        source,
+    };
+    let text = fs::read_to_string(file).map_err(io_err)?;
+    let mut doc: Value = if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_saphyr::from_str(&text).map_err(|e| KubeconfigError::Parse {
+            file: file.to_path_buf(),
+            reason: e.to_string(),
+        })?
+    };
+    let Some(map) = doc.as_object_mut() else {
+        return Ok(None);
+    };
+    let mut drop_named = |key: &str| match map.get_mut(key).and_then(Value::as_array_mut) {
+        Some(list) => {
+            let before = list.len();
+            list.retain(|e| e.get("name").and_then(Value::as_str) != Some(name));
+            before - list.len()
+        }
+        None => 0,
+    };
+    let (clusters, contexts, users) = (
+        drop_named("clusters"),
+        drop_named("contexts"),
+        drop_named("users"),
+    );
+    let was_current = map.get("current-context").and_then(Value::as_str) == Some(name);
+    if was_current {
+        map.insert("current-context".into(), Value::String(String::new()));
+    }
+    if clusters + contexts + users == 0 && !was_current {
+        return Ok(None);
+    }
+    let out = serde_saphyr::to_string(&doc).map_err(|e| io_err(io::Error::other(e.to_string())))?;
+    replace(file, out.as_bytes()).map_err(io_err)?;
+    Ok(Some(Removed {
+        file: file.to_path_buf(),
+        name: name.to_string(),
+        clusters,
+        contexts,
+        users,
+        was_current,
+    }))
+}
+
+/// Writes `data` to a sibling of `file` with the same permissions, then renames it over `file`.
+fn replace(file: &Path, data: &[u8]) -> io::Result<()> {
+    let mode = fs::metadata(file)?.permissions().mode();
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = file.with_file_name(format!(".{name}.kdc-{}", std::process::id()));
+    let written = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, file)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// kubectl's lock: `<file>.lock`, created exclusively, removed when done.
+struct Lock(PathBuf);
+
+impl Lock {
+    /// Tries a few times with kind's back-off (0, 1, 50, 100 ms) before giving up.
+    fn acquire(file: &Path) -> Result<Lock, KubeconfigError> {
+        let mut lock = file.as_os_str().to_owned();
+        lock.push(".lock");
+        let lock = PathBuf::from(lock);
+        for wait in [0, 1, 50, 100] {
+            std::thread::sleep(Duration::from_millis(wait));
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+            {
+                Ok(_) => return Ok(Lock(lock)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(source) => {
+                    return Err(KubeconfigError::Io { file: lock, source });
+                }
+            }
+        }
+        Err(KubeconfigError::Locked {
+            file: file.to_path_buf(),
+            lock,
+        })
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO: &str = "apiVersion: v1
+clusters:
+- cluster:
+    insecure-skip-tls-verify: true
+    server: http://127.0.0.1:32768
+  name: dind
+- cluster:
+    certificate-authority-data: LS0tLS1CRUdJTg==
+    server: https://127.0.0.1:6443
+  name: kind-kind
+contexts:
+- context:
+    cluster: dind
+  name: dind
+- context:
+    cluster: kind-kind
+    user: kind-kind
+  name: kind-kind
+current-context: dind
+kind: Config
+preferences: {}
+users:
+- name: kind-kind
+  user:
+    token: abc
+";
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn file_follows_kubectl() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        let list = format!("{}:{}", a.display(), b.display());
+        // None exists: the last entry.
+        assert_eq!(path(&vars(&[("KUBECONFIG", &list)])), Some(b.clone()));
+        fs::write(&b, "").unwrap();
+        fs::write(&a, "").unwrap();
+        // The first that exists.
+        assert_eq!(path(&vars(&[("KUBECONFIG", &list)])), Some(a));
+        assert_eq!(
+            path(&vars(&[("KUBECONFIG", ""), ("HOME", "/home/u")])),
+            Some(PathBuf::from("/home/u/.kube/config"))
+        );
+        assert_eq!(path(&[]), None);
+    }
+
+    #[test]
+    fn removes_only_the_named_entries() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("config");
+        fs::write(&file, TWO).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        let removed = remove(&file, "dind").unwrap().unwrap();
+        assert_eq!(
+            (removed.clusters, removed.contexts, removed.users),
+            (1, 1, 0)
+        );
+        assert!(removed.was_current);
+        let after: Value = serde_saphyr::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+        let mut want: Value = serde_saphyr::from_str(TWO).unwrap();
+        for key in ["clusters", "contexts"] {
+            want[key].as_array_mut().unwrap().remove(0);
+        }
+        want["current-context"] = Value::String(String::new());
+        assert_eq!(after, want);
+        assert_eq!(
+            fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let left: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no lock or temporary file left");
+        // Nothing left to remove: the file is not rewritten.
+        let before = fs::metadata(&file).unwrap().modified().unwrap();
+        assert_eq!(remove(&file, "dind").unwrap(), None);
+        assert_eq!(fs::metadata(&file).unwrap().modified().unwrap(), before);
+    }
+
+    #[test]
+    fn missing_empty_locked_and_broken_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("config");
+        assert_eq!(remove(&file, "dind").unwrap(), None);
+        fs::write(&file, "").unwrap();
+        assert_eq!(remove(&file, "dind").unwrap(), None);
+
+        fs::write(&file, TWO).unwrap();
+        fs::write(tmp.path().join("config.lock"), "").unwrap();
+        let err = remove(&file, "dind").unwrap_err().to_string();
+        assert!(err.contains("config.lock exists"), "{err}");
+        assert_eq!(fs::read_to_string(&file).unwrap(), TWO);
+        fs::remove_file(tmp.path().join("config.lock")).unwrap();
+
+        let broken = "clusters: [\n  - name: dind\n";
+        fs::write(&file, broken).unwrap();
+        let err = remove(&file, "dind").unwrap_err().to_string();
+        assert!(err.contains("is not valid YAML"), "{err}");
+        assert_eq!(fs::read_to_string(&file).unwrap(), broken);
+    }
+}
