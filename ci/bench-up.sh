@@ -23,12 +23,13 @@ elapsed() { echo "$(now) - $1" | bc; }
 
 sequential_up() {
   docker network create --subnet=10.192.9.0/24 --gateway=10.192.9.1 --label bench=1 bench-net >/dev/null
-  local i=2
+  local i=2 publish=(-p 127.0.0.1::6443) # the master's API server port, as the original
   for n in bench-master bench-node-1 bench-node-2; do
     docker volume create --label bench=1 "vol-$n" >/dev/null
     docker run -d --name "$n" --hostname "$n" --net bench-net --ip "10.192.9.$i" -l bench=1 "${priv[@]}" \
       --tmpfs /run --tmpfs /run/lock --tmpfs /tmp --cgroupns private --tty -v "vol-$n:/var" \
-      -p 127.0.0.1::6443 "$image" >/dev/null
+      "${publish[@]}" "$image" >/dev/null
+    publish=()
     until [ "$(docker exec "$n" systemctl is-system-running 2>/dev/null)" = running ]; do sleep 0.2; done
     i=$((i + 1))
   done

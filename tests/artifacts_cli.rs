@@ -232,7 +232,149 @@ fn max_bytes_is_reported() {
         .arg(fixtures().join("original.log"))
         .assert()
         .failure()
-        .stderr(predicate::str::contains("output limit of 100 bytes"));
+        .stderr(predicate::str::contains(
+            "decompressed output reached the limit of 100 bytes",
+        ));
+}
+
+/// The cap hit in a blob still counts that blob: where the files go depends on how many
+/// blobs were begun, as without the cap.
+#[test]
+fn the_cap_keeps_the_blob_count() {
+    let top = |max: &str, blobs: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("d");
+        kdc()
+            .args(["split-dump64", "--max-bytes", max, "-o"])
+            .arg(&out)
+            .arg(fixtures().join("two-blobs.log"))
+            .assert()
+            .failure()
+            .stdout(predicate::str::contains(format!("from {blobs} blob(s)")));
+        let mut names: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    // Stopped inside blob 1: one blob, so its files are in DIR.
+    assert!(top("500", "1").contains(&"kdc-dump.json".to_string()));
+    // Stopped inside blob 2: blob 1 whole in DIR/1, what blob 2 decoded in DIR/2.
+    assert_eq!(top("1200", "2"), ["1", "2"]);
+}
+
+#[test]
+fn gh_run_view_with_shell_traces_and_blank_lines() {
+    let xtrace = std::fs::read_to_string(fixtures().join("xtrace.log")).unwrap();
+    let mut log = String::new();
+    for (i, l) in xtrace.lines().enumerate() {
+        log += &format!(
+            "e2e\tRun make e2e\t2024-05-01T10:00:{:02}.{i:07}Z {l}\n",
+            i % 60
+        );
+        if i == 6 {
+            log += "e2e\tRun make e2e\t2024-05-01T10:00:59.0000000Z\n";
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("d");
+    kdc()
+        .args(["split-dump64", "-o"])
+        .arg(&out)
+        .write_stdin(log)
+        .assert()
+        .success();
+    assert_eq!(files(&out), files(&fixtures().join("expected/a")));
+}
+
+#[test]
+fn a_line_after_the_last_line_is_named_and_nothing_is_lost() {
+    let log = std::fs::read_to_string(fixtures().join("original.log")).unwrap();
+    let log = log.replace("%%% end-base64 %%%", "Done\n%%% end-base64 %%%");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("d");
+    kdc()
+        .args(["split-dump64", "-o"])
+        .arg(&out)
+        .write_stdin(log)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "blob 1: line 14 holds 4 base64 characters",
+        ));
+    assert_eq!(files(&out), files(&fixtures().join("expected/a")));
+}
+
+#[test]
+fn errors_carry_their_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    kdc()
+        .args(["split-dump64", "-o"])
+        .arg(tmp.path().join("d"))
+        .arg(tmp.path().join("missing.log"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "missing.log: No such file or directory",
+        ));
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    kdc()
+        .args(["split-dump64", "-o"])
+        .arg(file.join("d"))
+        .arg(fixtures().join("original.log"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("Not a directory"));
+}
+
+/// A log is untrusted: a section named like a directory of DIR must not replace it.
+#[test]
+fn a_directory_in_dir_is_never_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("d");
+    std::fs::create_dir_all(out.join(".git/objects")).unwrap();
+    std::fs::write(out.join(".git/HEAD"), "ref: main\n").unwrap();
+    kdc()
+        .args(["split-dump", "-o"])
+        .arg(&out)
+        .write_stdin("@@@ .git @@@\nowned\n@@@ ok.txt @@@\nfine\n")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "a directory of that name is in the way",
+        ));
+    assert_eq!(
+        std::fs::read(out.join(".git/HEAD")).unwrap(),
+        b"ref: main\n"
+    );
+    assert_eq!(std::fs::read(out.join("ok.txt")).unwrap(), b"fine\n");
+}
+
+#[test]
+fn concurrent_splits_into_one_directory_all_succeed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("d");
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_kdc"))
+                .args(["split-dump64", "-o"])
+                .arg(&out)
+                .arg(fixtures().join("two-blobs.log"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(files(&out.join("1")), files(&fixtures().join("expected/a")));
+    assert_eq!(files(&out.join("2")), files(&fixtures().join("expected/b")));
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2, "no stage left");
 }
 
 #[test]
@@ -294,16 +436,12 @@ fn dump64_reads_stdin() {
     );
 }
 
-#[test]
-fn interrupted_split_leaves_the_directory_as_it_was() {
+/// Starts `split-dump64 -o out -` on half a blob, waits until it has staged, interrupts it.
+fn interrupt_split(out: &Path) -> std::process::ExitStatus {
     use std::io::Write;
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("dump");
-    std::fs::create_dir(&out).unwrap();
-    std::fs::write(out.join("keep.txt"), "mine\n").unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kdc"))
         .args(["split-dump64", "-o"])
-        .arg(&out)
+        .arg(out)
         .arg("-")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
@@ -318,11 +456,13 @@ fn interrupted_split_leaves_the_directory_as_it_was() {
     }
     stdin.flush().unwrap();
     let staged = || {
-        std::fs::read_dir(&out).unwrap().any(|e| {
-            e.unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".kdc-split-")
+        std::fs::read_dir(out).is_ok_and(|mut d| {
+            d.any(|e| {
+                e.unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".kdc-split-")
+            })
         })
     };
     let since = std::time::Instant::now();
@@ -338,11 +478,24 @@ fn interrupted_split_leaves_the_directory_as_it_was() {
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let status = child.wait().unwrap();
     drop(stdin);
-    assert_eq!(status.code(), Some(130));
+    status
+}
+
+#[test]
+fn interrupted_split_leaves_the_directory_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("dump");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("keep.txt"), "mine\n").unwrap();
+    assert_eq!(interrupt_split(&out).code(), Some(130));
     let left: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(left, ["keep.txt"]);
     assert_eq!(std::fs::read(out.join("keep.txt")).unwrap(), b"mine\n");
+    // A directory the split made is gone again.
+    let new = tmp.path().join("new");
+    assert_eq!(interrupt_split(&new).code(), Some(130));
+    assert!(!new.exists());
 }

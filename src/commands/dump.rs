@@ -25,7 +25,7 @@ fn open_input(path: Option<&Path>) -> Result<Box<dyn BufRead>, KdcError> {
         Some(p) if p == Path::new("-") => Ok(Box::new(io::stdin().lock())),
         Some(p) => {
             let f = File::open(p).map_err(|source| {
-                KdcError::Dump(Problems(vec![DumpError::Io {
+                KdcError::Dump(Problems(vec![DumpError::Open {
                     path: p.to_path_buf(),
                     source,
                 }]))
@@ -224,8 +224,8 @@ pub fn split_dump64(global: &GlobalArgs, args: &SplitArgs) -> Result<ExitCode, K
 
 /// Runs a split into a fresh hidden directory inside DIR and then moves the files into DIR.
 /// Staging is what lets a stream decide late: whether blob 1 goes to DIR or to DIR/1 is known
-/// only at the end of the log, and an interrupted split (exit 130) removes the stage and
-/// leaves DIR as it was. A split that met problems still keeps what it decoded.
+/// only at the end of the log, and an interrupted split (exit 130) removes the stage, and DIR
+/// if it made it, leaving things as they were. A split that met problems keeps what it decoded.
 fn staged_split(
     global: &GlobalArgs,
     args: &SplitArgs,
@@ -237,6 +237,7 @@ fn staged_split(
         let path = path.to_path_buf();
         move |source| KdcError::Dump(Problems(vec![DumpError::Io { path, source }]))
     };
+    let made_dir = !args.dir.exists();
     std::fs::create_dir_all(&args.dir).map_err(io_err(&args.dir))?;
     let stage = args.dir.join(format!(".kdc-split-{}", std::process::id()));
     std::fs::create_dir(&stage).map_err(io_err(&stage))?;
@@ -244,6 +245,9 @@ fn staged_split(
     let (blobs, mut problems) = split(input, &mut sink);
     if problems.iter().any(|p| matches!(p, DumpError::Interrupted)) {
         let _ = std::fs::remove_dir_all(&stage);
+        if made_dir {
+            let _ = std::fs::remove_dir(&args.dir);
+        }
         return Err(KdcError::Interrupted);
     }
     let from = match &blobs {
@@ -251,15 +255,15 @@ fn staged_split(
         _ => stage.clone(),
     };
     let moved = if from.exists() {
-        dump::merge_dir(&from, &args.dir)
+        dump::merge_dir(&from, &args.dir, &mut problems)
     } else {
         Ok(())
     };
-    let moved = moved.and_then(|()| match std::fs::remove_dir_all(&stage) {
+    let removed = match std::fs::remove_dir_all(&stage) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
-    });
-    if let Err(source) = moved {
+    };
+    if let Err(source) = moved.and(removed) {
         problems.push(DumpError::Io {
             path: stage.clone(),
             source,

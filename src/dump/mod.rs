@@ -74,7 +74,9 @@ pub enum DumpError {
     #[error("refusing to write through symlink {}", path.display())]
     Symlink { path: PathBuf },
     /// The decompressed output reached `--max-bytes`.
-    #[error("output limit of {limit} bytes reached; the rest is not written")]
+    #[error(
+        "decompressed output reached the limit of {limit} bytes (--max-bytes); the rest is not written"
+    )]
     Limit { limit: u64 },
     /// SIGINT or SIGTERM arrived.
     #[error("interrupted")]
@@ -82,6 +84,17 @@ pub enum DumpError {
     /// Reading the input failed.
     #[error("cannot read the input")]
     Read(#[source] std::io::Error),
+    /// Opening the input failed.
+    #[error("cannot read {}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An entry of the output directory is in the way and is not removed (a directory is never
+    /// replaced by a file from a log).
+    #[error("not writing {}: {reason}", path.display())]
+    Conflict { path: PathBuf, reason: &'static str },
     /// Creating or writing an output file failed.
     #[error("cannot write {}", path.display())]
     Io {
@@ -125,13 +138,25 @@ pub(crate) fn fill<R: std::io::BufRead>(input: &mut R) -> Result<&[u8], DumpErro
 pub struct Problems(pub Vec<DumpError>);
 
 impl fmt::Display for Problems {
+    /// Each problem with its causes (`cannot write x: Permission denied`): a list has no single
+    /// source for the caller to print.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let one = |f: &mut fmt::Formatter<'_>, p: &DumpError| {
+            write!(f, "{p}")?;
+            let mut cause = std::error::Error::source(p);
+            while let Some(c) = cause {
+                write!(f, ": {c}")?;
+                cause = c.source();
+            }
+            Ok(())
+        };
         match self.0.as_slice() {
-            [one] => write!(f, "{one}"),
+            [p] => one(f, p),
             many => {
                 write!(f, "{} problems:", many.len())?;
                 for p in many {
-                    write!(f, "\n  - {p}")?;
+                    write!(f, "\n  - ")?;
+                    one(f, p)?;
                 }
                 Ok(())
             }

@@ -47,50 +47,54 @@ pub struct ScanReport {
     pub lines: u64,
 }
 
-/// Cleans one log line for marker and payload matching: drops the line end, anything a
-/// carriage return overwrote (travis), ANSI escape sequences, a CI timestamp prefix, and
-/// surrounding whitespace.
-pub(crate) fn clean_line(raw: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    let mut line = raw;
+/// A line without its line end (`\n`, `\r\n`, stray `\r`s).
+fn without_line_end(mut line: &[u8]) -> &[u8] {
     while let Some(rest) = line
         .strip_suffix(b"\n")
         .or_else(|| line.strip_suffix(b"\r"))
     {
         line = rest;
     }
-    if let Some(i) = memchr::memrchr(b'\r', line) {
-        line = &line[i + 1..];
-    }
+    line
+}
+
+/// What is left visible of a line after the last carriage return (travis progress output
+/// overwrites itself), if it has one before its line end.
+fn after_overwrite(raw: &[u8]) -> Option<&[u8]> {
+    memchr::memrchr(b'\r', without_line_end(raw)).map(|i| &raw[i + 1..])
+}
+
+/// Appends `raw` to `out` without ANSI escape sequences.
+fn strip_escapes(raw: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
-    while i < line.len() {
-        let b = line[i];
+    while i < raw.len() {
+        let b = raw[i];
         if b != 0x1b {
             out.push(b);
             i += 1;
             continue;
         }
         i += 1;
-        match line.get(i) {
+        match raw.get(i) {
             // CSI: parameters and intermediates, then one final byte in 0x40..=0x7e.
             Some(b'[') => {
                 i += 1;
-                while i < line.len() && !(0x40..=0x7e).contains(&line[i]) {
+                while i < raw.len() && !(0x40..=0x7e).contains(&raw[i]) {
                     i += 1;
                 }
                 i += 1;
             }
             // OSC: up to BEL or ESC \.
             Some(b']') => {
-                while i < line.len() && line[i] != 0x07 && line[i] != 0x1b {
+                while i < raw.len() && raw[i] != 0x07 && raw[i] != 0x1b {
                     i += 1;
                 }
-                i += if line.get(i) == Some(&0x1b) { 2 } else { 1 };
+                i += if raw.get(i) == Some(&0x1b) { 2 } else { 1 };
             }
             // Any other escape: intermediates in 0x20..=0x2f, then one final byte, as in the
             // `ESC ( B` that `tput sgr0` writes before `ESC [ m`.
             Some(_) => {
-                while line.get(i).is_some_and(|b| (0x20..=0x2f).contains(b)) {
+                while raw.get(i).is_some_and(|b| (0x20..=0x2f).contains(b)) {
                     i += 1;
                 }
                 i += 1;
@@ -98,7 +102,17 @@ pub(crate) fn clean_line(raw: &[u8], out: &mut Vec<u8>) {
             None => {}
         }
     }
-    let start = timestamp_prefix(out);
+}
+
+/// Cleans one log line for marker and payload matching: drops the line end, anything a
+/// carriage return overwrote (travis), ANSI escape sequences, a CI prefix, and surrounding
+/// whitespace.
+pub(crate) fn clean_line(raw: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let line = without_line_end(raw);
+    let line = after_overwrite(line).unwrap_or(line);
+    strip_escapes(line, out);
+    let start = ci_prefix(out);
     out.drain(..start);
     let end = out.len()
         - out
@@ -109,6 +123,19 @@ pub(crate) fn clean_line(raw: &[u8], out: &mut Vec<u8>) {
     out.truncate(end);
     let start = out.iter().take_while(|b| b.is_ascii_whitespace()).count();
     out.drain(..start);
+}
+
+/// Length of a CI prefix: a timestamp, or the job and step that `gh run view --log` puts
+/// before it, tab-separated.
+fn ci_prefix(line: &[u8]) -> usize {
+    let head = &line[..line.len().min(512)];
+    if let Some(tab) = memchr::memchr_iter(b'\t', head).nth(1) {
+        let stamp = timestamp_prefix(&line[tab + 1..]);
+        if stamp > 0 {
+            return tab + 1 + stamp;
+        }
+    }
+    timestamp_prefix(line)
 }
 
 /// Length of a leading CI timestamp: GitHub Actions `2024-05-01T10:00:00.1234567Z ` or the
@@ -241,15 +268,33 @@ impl Blob {
             return Ok(());
         }
         let blob = self.report.index;
-        if let Some((short, found)) = self.short {
+        if let Some((short, found)) = self.short.take() {
             let width = self.width.unwrap_or(found);
-            let err = DumpError::Width {
-                blob,
-                line: short,
-                found,
-                width,
-            };
-            self.fail(problems, err);
+            if ends && text.len() < width {
+                // Two short lines: the first was the blob's last, this one came after it.
+                let whole = self.pending.len() / 4 * 4;
+                self.decode(whole, short, sink, problems)?;
+                let found = text.len();
+                self.fail(
+                    problems,
+                    DumpError::Width {
+                        blob,
+                        line,
+                        found,
+                        width,
+                    },
+                );
+            } else {
+                // A short line between full ones was injected: its text is dropped.
+                self.pending.truncate(self.pending.len() - found);
+                let err = DumpError::Width {
+                    blob,
+                    line: short,
+                    found,
+                    width,
+                };
+                self.fail(problems, err);
+            }
             return Ok(());
         }
         if !is_base64(text) {
@@ -351,31 +396,35 @@ impl Blob {
     }
 
     /// Ends the blob at its end marker (`truncated` false) or at a cut (`truncated` true).
-    /// What decoded before a problem or a cut is kept.
+    /// What decoded before a problem or a cut is kept. The report comes back even when a fatal
+    /// error (the cap, a write error) stops the blob, so every begun blob is counted.
     fn end<S: DumpSink + ?Sized>(
         mut self,
         line: u64,
         truncated: bool,
         sink: &mut S,
         problems: &mut Vec<DumpError>,
-    ) -> Result<BlobReport, DumpError> {
+    ) -> (BlobReport, Result<(), DumpError>) {
         let blob = self.report.index;
-        let mut fatal = Ok(());
-        if !self.failed && !self.done {
-            self.short = None;
-            let rest = self.pending.len();
-            fatal = self.decode(rest, line, sink, problems);
+        let mut res = Ok(());
+        if !self.done {
+            // A cut can fall one character past a quad, which decodes to nothing.
+            let mut rest = self.pending.len();
+            if truncated && rest % 4 == 1 {
+                rest -= 1;
+            }
+            res = self.decode(rest, line, sink, problems);
             if !truncated && self.inflater.is_none() && !self.failed {
                 let reason = "the blob is empty".to_string();
                 self.fail(problems, DumpError::Corrupt { blob, line, reason });
             }
         }
         let finish = !truncated && !self.failed && !self.done;
-        if fatal.is_ok()
+        if res.is_ok()
             && let Some(inflater) = self.inflater.as_mut()
         {
             inflater.close(finish, line);
-            fatal = self.drain(true, sink, problems);
+            res = self.drain(true, sink, problems);
         }
         let finished = self.split.finish(sink);
         problems.append(&mut self.split.problems);
@@ -384,10 +433,8 @@ impl Blob {
         } else {
             self.report.end_line = Some(line);
         }
-        self.report.ok = !truncated && !self.failed;
-        fatal?;
-        finished?;
-        Ok(self.report)
+        self.report.ok = !truncated && !self.failed && res.is_ok();
+        (self.report, res.and(finished))
     }
 }
 
@@ -419,22 +466,114 @@ fn read_piece<R: BufRead>(r: &mut R, acc: &mut Vec<u8>) -> Result<bool, DumpErro
     }
 }
 
+/// How the rest of a line longer than [`PIECE`] is read.
+enum Rest {
+    /// Base64 data of the current blob: every piece is fed.
+    Data,
+    /// Anything else. Only the text after the line's last carriage return could still be a
+    /// marker (progress output that overwrote itself); it is kept while short enough to be one.
+    Other(Option<Vec<u8>>),
+}
+
+/// The scan's state between lines.
+struct Scanner<'a, S: ?Sized> {
+    sink: &'a mut S,
+    report: ScanReport,
+    blob: Option<Blob>,
+    clean: Vec<u8>,
+}
+
+impl<S: DumpSink + ?Sized> Scanner<'_, S> {
+    /// Handles a line, or the first piece of a long one (`ends` false). Returns whether it
+    /// was blob data, in which case the rest of a long line is data too.
+    fn line(&mut self, raw: &[u8], line: u64, ends: bool) -> Result<bool, DumpError> {
+        let clean = &mut self.clean;
+        clean_line(raw, clean);
+        if let Some(b) = self.blob.as_ref()
+            && !b.prefix.is_empty()
+            && clean.starts_with(&b.prefix)
+        {
+            clean.drain(..b.prefix.len());
+            let ws = clean.iter().take_while(|c| c.is_ascii_whitespace()).count();
+            clean.drain(..ws);
+        }
+        if ends_with_marker(clean, START_MARKER) {
+            let prefix = clean[..clean.len() - START_MARKER.len()]
+                .trim_ascii()
+                .to_vec();
+            if let Some(b) = self.blob.take().filter(|b| !b.is_empty()) {
+                self.end_blob(b, line, true)?;
+            }
+            let index = self.report.blobs.len() + 1;
+            self.sink.begin_blob(index)?;
+            self.blob = Some(Blob::new(index, line, prefix));
+            return Ok(false);
+        }
+        let Some(b) = self.blob.as_mut() else {
+            return Ok(false);
+        };
+        if ends_with_marker(clean, END_MARKER) {
+            let b = self.blob.take().expect("inside a blob");
+            self.end_blob(b, line, false)?;
+            return Ok(false);
+        }
+        if is_noise(clean) {
+            return Ok(false);
+        }
+        // A prefix that is neither a known CI prefix nor the start line's: the data is the
+        // last word.
+        let text = if is_base64(clean) {
+            &clean[..]
+        } else {
+            clean
+                .rsplit(u8::is_ascii_whitespace)
+                .next()
+                .filter(|w| is_base64(w))
+                .unwrap_or(&clean[..])
+        };
+        b.payload(text, line, ends, self.sink, &mut self.report.problems)?;
+        Ok(true)
+    }
+
+    /// A later piece of a long data line.
+    fn data(&mut self, raw: &[u8], line: u64, ends: bool) -> Result<(), DumpError> {
+        self.clean.clear();
+        strip_escapes(without_line_end(raw), &mut self.clean);
+        match self.blob.as_mut() {
+            Some(b) => {
+                let text = self.clean.trim_ascii();
+                b.payload(text, line, ends, self.sink, &mut self.report.problems)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn end_blob(&mut self, b: Blob, line: u64, truncated: bool) -> Result<(), DumpError> {
+        let (report, res) = b.end(line, truncated, self.sink, &mut self.report.problems);
+        self.report.blobs.push(report);
+        res
+    }
+}
+
 /// Finds every blob in `input`, decodes it and splits it into `sink` (blob `n` after
 /// `sink.begin_blob(n)`). Problems are collected, not returned early: one bad blob must not
-/// hide the next. Only the cap, a read error or a write error stop the scan.
+/// hide the next. Only the cap, a read or write error, or an interrupt stop the scan.
 pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) -> ScanReport {
-    let mut report = ScanReport::default();
     let start = memmem::Finder::new(START_MARKER.as_bytes());
-    let mut blob: Option<Blob> = None;
+    let mut scan = Scanner {
+        sink,
+        report: ScanReport::default(),
+        blob: None,
+        clean: Vec::with_capacity(256),
+    };
     let mut piece = Vec::with_capacity(PIECE);
-    let mut clean = Vec::with_capacity(256);
     // Lines fully read; the current line is `done + 1`.
     let mut done: u64 = 0;
-    // The previous piece did not end its line.
-    let mut mid_line = false;
-    let fatal: Option<DumpError> = 'scan: loop {
+    // How to read the rest of the current line, when the last piece did not end it.
+    let mut rest: Option<Rest> = None;
+    let fatal: Option<DumpError> = loop {
         // Outside a blob, skip whole lines without the start marker in bulk.
-        if blob.is_none() && !mid_line {
+        if scan.blob.is_none() && rest.is_none() {
             let avail = match super::fill(&mut input) {
                 Ok(a) => a,
                 Err(e) => break Some(e),
@@ -452,7 +591,6 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
                 continue;
             }
         }
-        let first = !mid_line;
         let ended = match read_piece(&mut input, &mut piece) {
             Ok(e) => e,
             Err(e) => break Some(e),
@@ -461,88 +599,61 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
             break None;
         }
         let line = done + 1;
-        mid_line = !ended;
         if ended {
             done += 1;
         }
-        if !first {
-            // The rest of a very long line: only data inside a blob matters.
-            if let Some(b) = blob.as_mut() {
-                let text = piece.trim_ascii();
-                if let Err(e) = b.payload(text, line, ended, sink, &mut report.problems) {
-                    break 'scan Some(e);
+        let res = match rest.take() {
+            None => scan.line(&piece, line, ended).map(|data| {
+                if !ended {
+                    rest = Some(if data {
+                        Rest::Data
+                    } else {
+                        Rest::Other(after_overwrite(&piece).map(<[u8]>::to_vec))
+                    });
+                }
+            }),
+            Some(Rest::Data) => {
+                if !ended {
+                    rest = Some(Rest::Data);
+                }
+                scan.data(&piece, line, ended)
+            }
+            Some(Rest::Other(tail)) => {
+                let tail = match after_overwrite(&piece) {
+                    Some(visible) => Some(visible.to_vec()),
+                    None => tail.map(|mut t| {
+                        t.extend_from_slice(&piece);
+                        t
+                    }),
+                }
+                .filter(|t| t.len() <= PIECE);
+                match (ended, tail) {
+                    (true, Some(t)) => scan.line(&t, line, true).map(drop),
+                    (true, None) => Ok(()),
+                    (false, tail) => {
+                        rest = Some(Rest::Other(tail));
+                        Ok(())
+                    }
                 }
             }
-            continue;
-        }
-        clean_line(&piece, &mut clean);
-        if let Some(b) = blob.as_ref()
-            && !b.prefix.is_empty()
-            && clean.starts_with(&b.prefix)
-        {
-            clean.drain(..b.prefix.len());
-            let ws = clean.iter().take_while(|c| c.is_ascii_whitespace()).count();
-            clean.drain(..ws);
-        }
-        if ends_with_marker(&clean, START_MARKER) {
-            if let Some(b) = blob.take().filter(|b| !b.is_empty()) {
-                match b.end(line, true, sink, &mut report.problems) {
-                    Ok(r) => report.blobs.push(r),
-                    Err(e) => break Some(e),
-                }
-            }
-            let index = report.blobs.len() + 1;
-            if let Err(e) = sink.begin_blob(index) {
-                break Some(e);
-            }
-            let prefix = clean[..clean.len() - START_MARKER.len()]
-                .trim_ascii()
-                .to_vec();
-            blob = Some(Blob::new(index, line, prefix));
-            continue;
-        }
-        let Some(b) = blob.as_mut() else {
-            continue;
         };
-        if ends_with_marker(&clean, END_MARKER) {
-            let b = blob.take().expect("inside a blob");
-            match b.end(line, false, sink, &mut report.problems) {
-                Ok(r) => report.blobs.push(r),
-                Err(e) => break Some(e),
-            }
-            continue;
-        }
-        if is_noise(&clean) {
-            continue;
-        }
-        // A prefix that is neither a known timestamp nor the start line's (`gh run view --log`
-        // puts job, step and a timestamp before each line): the data is the last word.
-        let text = if is_base64(&clean) {
-            &clean[..]
-        } else {
-            clean
-                .rsplit(u8::is_ascii_whitespace)
-                .next()
-                .filter(|w| is_base64(w))
-                .unwrap_or(&clean[..])
-        };
-        if let Err(e) = b.payload(text, line, ended, sink, &mut report.problems) {
+        if let Err(e) = res {
             break Some(e);
         }
     };
-    report.lines = done + u64::from(mid_line);
-    if let Some(b) = blob.take() {
-        let line = report.lines.max(1);
+    let mut report = std::mem::take(&mut scan.report);
+    report.lines = done + u64::from(rest.is_some());
+    if let Some(b) = scan.blob.take() {
         if fatal.is_none() {
-            match b.end(line, true, sink, &mut report.problems) {
-                Ok(r) => report.blobs.push(r),
-                Err(e) => report.problems.push(e),
-            }
+            let line = report.lines.max(1);
+            let (r, res) = b.end(line, true, scan.sink, &mut report.problems);
+            report.blobs.push(r);
+            report.problems.extend(res.err());
         } else {
             report.blobs.push(b.report);
         }
     }
-    let _ = sink.close();
+    let _ = scan.sink.close();
     report.problems.extend(fatal);
     if report.blobs.is_empty() && report.problems.is_empty() {
         report.problems.push(DumpError::NoBlob);

@@ -20,11 +20,14 @@ pub trait DumpSink {
     fn open(&mut self, name: &str) -> Result<(), DumpError>;
     /// Appends to the current file.
     fn write(&mut self, data: &[u8]) -> Result<(), DumpError>;
+    /// Counts decoded bytes that go to no file (text before the first marker, a section with
+    /// a refused name): the cap and Ctrl-C must also stop a blob that decodes to nothing else.
+    fn skip(&mut self, len: usize) -> Result<(), DumpError>;
     /// Flushes and closes the current file.
     fn close(&mut self) -> Result<(), DumpError>;
     /// Files created so far.
     fn files(&self) -> usize;
-    /// Bytes written so far.
+    /// Bytes written to files so far.
     fn bytes(&self) -> u64;
 }
 
@@ -33,17 +36,34 @@ pub trait DumpSink {
 #[derive(Debug)]
 struct Budget {
     max: u64,
+    /// Decoded bytes, written or skipped: what the cap limits.
     used: u64,
+    /// Bytes written to files.
+    written: u64,
 }
 
 impl Budget {
-    /// How much of `len` bytes may be written, and the error to report if that is not all.
+    fn new(max: u64) -> Budget {
+        Budget {
+            max,
+            used: 0,
+            written: 0,
+        }
+    }
+
+    /// How much of `len` bytes may be used, and the error to report if that is not all.
     fn take(&mut self, len: usize) -> (usize, Option<DumpError>) {
         let left = self.max - self.used;
         let n = (len as u64).min(left);
         self.used += n;
         let over = (n < len as u64).then_some(DumpError::Limit { limit: self.max });
         (n as usize, over)
+    }
+
+    /// Counts `len` bytes that are not written; fails at the cap or on Ctrl-C.
+    fn skip(&mut self, len: usize) -> Result<(), DumpError> {
+        stop_if_interrupted()?;
+        self.take(len).1.map_or(Ok(()), Err)
     }
 }
 
@@ -82,10 +102,7 @@ impl DirSink {
             blob: 0,
             seen: HashSet::new(),
             current: None,
-            budget: Budget {
-                max: max_bytes,
-                used: 0,
-            },
+            budget: Budget::new(max_bytes),
         })
     }
 
@@ -180,6 +197,7 @@ impl DumpSink for DirSink {
             path: path.clone(),
             source,
         })?;
+        self.budget.written += n as u64;
         match over {
             Some(e) => Err(e),
             None => Ok(()),
@@ -198,8 +216,12 @@ impl DumpSink for DirSink {
         self.seen.len()
     }
 
+    fn skip(&mut self, len: usize) -> Result<(), DumpError> {
+        self.budget.skip(len)
+    }
+
     fn bytes(&self) -> u64 {
-        self.budget.used
+        self.budget.written
     }
 }
 
@@ -219,10 +241,7 @@ impl MemSink {
             files: BTreeMap::new(),
             blob: 0,
             current: None,
-            budget: Budget {
-                max: max_bytes,
-                used: 0,
-            },
+            budget: Budget::new(max_bytes),
         }
     }
 }
@@ -249,6 +268,7 @@ impl DumpSink for MemSink {
         if let Some(file) = self.files.get_mut(key) {
             file.extend_from_slice(&data[..n]);
         }
+        self.budget.written += n as u64;
         over.map_or(Ok(()), Err)
     }
 
@@ -261,33 +281,49 @@ impl DumpSink for MemSink {
         self.files.len()
     }
 
+    fn skip(&mut self, len: usize) -> Result<(), DumpError> {
+        self.budget.skip(len)
+    }
+
     fn bytes(&self) -> u64 {
-        self.budget.used
+        self.budget.written
     }
 }
 
-/// Moves everything under `from` into `to`, replacing files and symlinks of the same name and
-/// merging directories; `from` is removed. Used to move a staged blob into the output directory
-/// once the number of blobs is known (one blob goes to DIR, several to DIR/1, DIR/2, …).
-/// Entries of `to` are checked with `symlink_metadata`, so a symlink there is replaced, never
-/// followed.
-pub fn merge_dir(from: &Path, to: &Path) -> io::Result<()> {
+/// Moves everything under `from` into `to` and removes `from`: files replace files and
+/// symlinks of the same name (a symlink itself is replaced, never followed) and directories
+/// merge. A directory in `to` is never removed: a file from a log whose name a directory has
+/// taken is reported in `problems` and left out. Renames are atomic, and a directory another
+/// run created meanwhile is merged into, so concurrent splits into one directory do not fail.
+pub fn merge_dir(from: &Path, to: &Path, problems: &mut Vec<DumpError>) -> io::Result<()> {
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let src = entry.path();
         let dst = to.join(entry.file_name());
         let src_dir = entry.file_type()?.is_dir();
-        match fs::symlink_metadata(&dst) {
-            Ok(m) if m.is_dir() && src_dir => {
-                merge_dir(&src, &dst)?;
-                continue;
+        let is_dir = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+        if is_dir(&dst) {
+            if src_dir {
+                merge_dir(&src, &dst, problems)?;
+            } else {
+                problems.push(DumpError::Conflict {
+                    path: dst,
+                    reason: "a directory of that name is in the way",
+                });
             }
-            Ok(m) if m.is_dir() => fs::remove_dir_all(&dst)?,
-            Ok(_) => fs::remove_file(&dst)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            continue;
+        }
+        if src_dir {
+            match fs::remove_file(&dst) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        match fs::rename(&src, &dst) {
+            Ok(()) => {}
+            Err(_) if src_dir && is_dir(&dst) => merge_dir(&src, &dst, problems)?,
             Err(e) => return Err(e),
         }
-        fs::rename(&src, &dst)?;
     }
     fs::remove_dir_all(from)
 }

@@ -260,6 +260,93 @@ fn every_data_line_but_the_last_has_the_first_lines_width() {
     );
 }
 
+/// Lines longer than the 64 KiB the scanner reads at once: noise inside a blob, a one-line
+/// blob with colour codes, progress output that overwrote itself before a marker.
+#[test]
+fn long_lines_are_read_whole() {
+    let noise: Vec<u8> = (0..30_000u32)
+        .flat_map(|i| (i * 7919).to_le_bytes())
+        .collect();
+    let blob = blob_of(&dump_of(&[("n", &noise)]), 6);
+    let check = |(sink, r): (MemSink, ScanReport)| {
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(r.blobs.len(), 1);
+        assert!(file(&sink, 1, "n").starts_with(&noise));
+    };
+    check(scan_edited(&blob, |l| {
+        l.insert(3, format!("+ echo {}", "a".repeat(70_000)))
+    }));
+    check(scan_edited(&blob, |l| {
+        let data = l[1..l.len() - 1].concat();
+        assert!(data.len() > 70_000);
+        *l = vec![
+            START_MARKER.into(),
+            format!("\x1b[32m{data}\x1b[0m"),
+            END_MARKER.into(),
+        ];
+    }));
+    check(scan_edited(&blob, |l| {
+        let progress: String = (0..3000)
+            .map(|i| format!("Downloading [==>] {i}/3000\r"))
+            .collect();
+        l[0] = progress + START_MARKER;
+    }));
+}
+
+/// A log cut one character past a whole quad loses nothing that could decode.
+#[test]
+fn a_cut_one_past_a_quad_is_only_a_truncation() {
+    let noise: Vec<u8> = (0..5_000u32)
+        .flat_map(|i| (i * 7919).to_le_bytes())
+        .collect();
+    let blob = blob_of(&dump_of(&[("n", &noise)]), 6);
+    let (_, r) = scan_edited(&blob, |l| {
+        l.truncate(6);
+        l[5].truncate(41);
+    });
+    assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    assert!(matches!(
+        r.problems[0],
+        DumpError::Truncated { blob: 1, line: 6 }
+    ));
+}
+
+/// Data after the blob's last line, when that line is full: reported, and nothing decoded is
+/// lost. liblzma sees such data only at the stream's end, so the line named is the last data
+/// line or the added one.
+#[test]
+fn data_after_a_full_last_line_is_reported() {
+    let mut x: u64 = 1;
+    let mut random = || {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (x >> 56) as u8
+    };
+    let mut data: Vec<u8> = (0..3000).map(|_| random()).collect();
+    let blob = loop {
+        // Random bytes, one more each round, until the blob's last data line is full.
+        data.push(random());
+        let blob = blob_of(&dump_of(&[("f", &data)]), 6);
+        let text = String::from_utf8(blob.clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        if lines[lines.len() - 2].len() == 100 {
+            break blob;
+        }
+    };
+    let garbage_line = String::from_utf8(blob.clone()).unwrap().lines().count() as u64;
+    let (sink, r) = scan_edited(&blob, |l| l.insert(l.len() - 1, "Z2FyYmFnZQo=".into()));
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| matches!(p, DumpError::Corrupt { line, .. } if garbage_line - *line <= 1)),
+        "{:?} (garbage on line {garbage_line})",
+        r.problems
+    );
+    assert!(
+        file(&sink, 1, "f").starts_with(&data),
+        "nothing decoded is lost"
+    );
+}
+
 #[test]
 fn a_traced_start_marker_does_not_open_a_blob() {
     let blob = blob_of(&dump_of(&[("a", b"x\n")]), 6);
@@ -285,7 +372,27 @@ fn cap_stops_output_and_is_reported() {
             .iter()
             .any(|p| matches!(p, DumpError::Limit { limit: 1000 }))
     );
-    assert_eq!(sink.bytes(), 1000);
+    // The cap counts every decoded byte; the header line before the first section is not
+    // written but counted.
+    assert_eq!(sink.bytes(), 1000 - (HEADER.len() as u64 + 1));
+}
+
+#[test]
+fn the_cap_also_counts_text_that_goes_to_no_file() {
+    let mut dump = b"not a section\n".repeat(100_000);
+    dump.extend_from_slice(b"@@@ late @@@\nx\n");
+    let mut sink = MemSink::new(1000);
+    let report = scan_log(Cursor::new(blob_of(&dump, 1)), &mut sink);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| matches!(p, DumpError::Limit { .. })),
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(sink.bytes(), 0);
+    assert_eq!(report.blobs.len(), 1, "the stopped blob is still reported");
 }
 
 #[test]
