@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: `kdc up --bootstrapper none` (1 master + 2 workers), fresh and restart (down → up),
 # against a plain sequential docker CLI script that creates the same network, volumes and
-# containers one after another, as kubeadm-dind-cluster did, and waits for systemd in each.
+# containers one after another, in kubeadm-dind-cluster's order, and waits for systemd in each.
 # All figures come from the same run on the same machine; ratios are what matter.
-#   usage: bash ci/bench-up.sh [ROUNDS]   (default 5; needs Docker and kdc/node:bookworm)
+#   usage: [SETTLE=35] bash ci/bench-up.sh [ROUNDS]   (default 5; needs Docker and kdc/node:bookworm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -21,18 +21,24 @@ fi
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc; }
 
+wait_systemd() { # node: poll as a script would
+  until [ "$(docker exec "$1" systemctl is-system-running 2>/dev/null)" = running ]; do sleep 0.2; done
+}
+# kubeadm-dind-cluster's order (seed-spec §1.1): the master, which kubeadm init waits for; then
+# the workers one after another; their joins, which wait for them, run in parallel.
 sequential_up() {
   docker network create --subnet=10.192.9.0/24 --gateway=10.192.9.1 --label bench=1 bench-net >/dev/null
-  local i=2 publish=(-p 127.0.0.1::6443) # the master's API server port, as the original
+  local i=2 publish=(-p 127.0.0.1::6443) # only the master publishes the API server port
   for n in bench-master bench-node-1 bench-node-2; do
     docker volume create --label bench=1 "vol-$n" >/dev/null
     docker run -d --name "$n" --hostname "$n" --net bench-net --ip "10.192.9.$i" -l bench=1 "${priv[@]}" \
       --tmpfs /run --tmpfs /run/lock --tmpfs /tmp --cgroupns private --tty -v "vol-$n:/var" \
       "${publish[@]}" "$image" >/dev/null
+    [ -z "${publish[*]}" ] || wait_systemd "$n"
     publish=()
-    until [ "$(docker exec "$n" systemctl is-system-running 2>/dev/null)" = running ]; do sleep 0.2; done
     i=$((i + 1))
   done
+  wait_systemd bench-node-1 & wait_systemd bench-node-2 & wait
 }
 sequential_clean() {
   docker rm -f bench-master bench-node-1 bench-node-2 >/dev/null 2>&1 || true
@@ -44,11 +50,15 @@ median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1
 
 seq_t=() fresh_t=() restart_t=()
 "$kdc" clean -q >/dev/null; sequential_clean
+# ext4 skips inodes deleted in the last ~30 s when it allocates new ones, so creating a
+# volume's files right after a clean costs more: SETTLE=35 starts every timed run on a settled
+# filesystem, as on a fresh CI machine. (Both sides pay the same without it.)
+settle() { sleep "${SETTLE:-0}"; }
 for r in $(seq "$rounds"); do
-  t=$(now); sequential_up; seq_t+=("$(elapsed "$t")"); sequential_clean
-  t=$(now); "$kdc" up -q >/dev/null; fresh_t+=("$(elapsed "$t")")
+  settle; t=$(now); sequential_up; seq_t+=("$(elapsed "$t")"); sequential_clean
+  settle; t=$(now); "$kdc" up -q >/dev/null; fresh_t+=("$(elapsed "$t")")
   "$kdc" down -q
-  t=$(now); "$kdc" up -q >/dev/null; restart_t+=("$(elapsed "$t")")
+  settle; t=$(now); "$kdc" up -q >/dev/null; restart_t+=("$(elapsed "$t")")
   "$kdc" clean -q >/dev/null
   echo "round $r: sequential ${seq_t[-1]}s, kdc fresh ${fresh_t[-1]}s, kdc restart ${restart_t[-1]}s" >&2
 done

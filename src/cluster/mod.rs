@@ -297,7 +297,8 @@ pub async fn wait_for_systemd(
                 timeout.as_secs()
             )));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // systemd answers on D-Bus a few tens of milliseconds into boot; ask again soon.
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
