@@ -348,13 +348,18 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
     });
     let label = r
         .parse(Key::Label, |v| {
-            let ok = v.len() <= 50
-                && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-                && v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            // The label ends node names, and Kubernetes takes only lowercase DNS names as node
+            // names; the original's default label (with `_`) never appears in a name.
+            let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            let ok = v == DEFAULT_LABEL
+                || (v.len() <= 50
+                    && edge(v.chars().next())
+                    && edge(v.chars().last())
+                    && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c)));
             if ok {
                 Ok(v.to_string())
             } else {
-                Err("must be 1-50 characters of letters, digits, '_', '.' and '-', starting with a letter or digit (it becomes part of container and host names)".into())
+                Err("must be 1-50 characters of lowercase letters, digits, '-' and '.', starting and ending with a letter or digit: it ends the node names, and Kubernetes takes only lowercase DNS names (e.g. my-cluster)".into())
             }
         })
         .filter(|l| l != DEFAULT_LABEL);

@@ -299,13 +299,16 @@ fn cluster_id_range() {
 
 #[test]
 fn label_validation() {
-    for good in ["foo", "a", "x.y-z_1", "9lives"] {
+    for good in ["foo", "a", "x.y-z1", "9lives"] {
         assert_eq!(cfg(&[("DIND_LABEL", good)]).label.as_deref(), Some(good));
     }
+    // The original's default label is accepted as itself (it never appears in a name).
+    assert_eq!(cfg(&[("DIND_LABEL", DEFAULT_LABEL)]).label, None);
     let long = "a".repeat(51);
-    for bad in ["-foo", ".foo", "has space", "a/b", long.as_str()] {
+    // Node names end in the label, and Kubernetes wants lowercase DNS names.
+    for bad in ["-foo", ".foo", "foo-", "has space", "a/b", "Foo", "my_cluster", long.as_str()] {
         let e = err(&[("DIND_LABEL", bad)]);
-        has(&e, "DIND_LABEL", "1-50 characters");
+        has(&e, "DIND_LABEL", "1-50 characters of lowercase letters");
     }
     assert!(cfg(&[("DIND_LABEL", &"a".repeat(50))]).label.is_some());
 }
