@@ -72,6 +72,16 @@ fn identity_table() {
             "-cluster-10",
             "dind-cluster-10",
         ),
+        // The default label given explicitly counts as unset (the original made
+        // `mirantis.kubeadm_dind_cluster_runtime-5`, which no node name may end with).
+        (
+            Some("mirantis.kubeadm_dind_cluster_runtime"),
+            Some("5"),
+            "cluster-5",
+            5,
+            "-cluster-5",
+            "dind-cluster-5",
+        ),
         (Some("foo"), None, "foo", 4, "-foo", "dind-foo"),
         (Some("foo"), Some("0"), "foo", 4, "-foo", "dind-foo"),
         (Some("foo"), Some("3"), "foo-3", 3, "-foo-3", "dind-foo-3"),
