@@ -34,23 +34,23 @@ pub enum KubeconfigError {
     },
 }
 
-/// The kubeconfig kubectl would use: the first existing file of `$KUBECONFIG` (or its last
-/// entry when none exists), else `$HOME/.kube/config`.
-pub fn path(vars: &[(String, String)]) -> Option<PathBuf> {
+/// The kubeconfig files kubectl reads: every existing file of `$KUBECONFIG`, else
+/// `$HOME/.kube/config`. An entry can live in any of them, and kubectl deletes it where it is.
+pub fn files(vars: &[(String, String)]) -> Vec<PathBuf> {
     let var = |k: &str| {
         vars.iter()
             .find(|(n, v)| n == k && !v.is_empty())
             .map(|(_, v)| v.as_str())
     };
-    if let Some(list) = var("KUBECONFIG") {
-        let files: Vec<PathBuf> = std::env::split_paths(list)
-            .filter(|p| !p.as_os_str().is_empty())
-            .collect();
-        if let Some(found) = files.iter().find(|p| p.exists()).or(files.last()) {
-            return Some(found.clone());
-        }
+    match var("KUBECONFIG") {
+        Some(list) => std::env::split_paths(list)
+            .filter(|p| !p.as_os_str().is_empty() && p.exists())
+            .collect(),
+        None => var("HOME")
+            .map(|h| Path::new(h).join(".kube/config"))
+            .into_iter()
+            .collect(),
     }
-    var("HOME").map(|h| Path::new(h).join(".kube/config"))
 }
 
 /// What [`remove`] took out of a kubeconfig.
@@ -73,6 +73,11 @@ pub fn remove(file: &Path, name: &str) -> Result<Option<Removed>, KubeconfigErro
         return Ok(None);
     }
     let _lock = Lock::acquire(file)?;
+    // A symlinked kubeconfig is edited where it points, as kubectl does.
+    let file = &fs::canonicalize(file).map_err(|source| KubeconfigError::Io {
+        file: file.to_path_buf(),
+        source,
+    })?;
     let io_err = |source| KubeconfigError::Io {
         file: file.to_path_buf(),
         source,
@@ -121,25 +126,36 @@ pub fn remove(file: &Path, name: &str) -> Result<Option<Removed>, KubeconfigErro
     }))
 }
 
-/// Writes `data` to a sibling of `file` with the same permissions, then renames it over `file`.
+/// Writes `data` to a sibling of `file` with its permissions and owner, then renames it over
+/// `file`. Where that cannot be done — a bind-mounted file (devcontainers) cannot be renamed
+/// over, and only root can hand a new file to another user — the file is rewritten in place,
+/// as kubectl always does.
 fn replace(file: &Path, data: &[u8]) -> io::Result<()> {
-    let mode = fs::metadata(file)?.permissions().mode();
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(file)?;
     let name = file.file_name().unwrap_or_default().to_string_lossy();
     let tmp = file.with_file_name(format!(".{name}.kdc-{}", std::process::id()));
-    let written = (|| {
+    let atomic = (|| {
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.set_permissions(fs::Permissions::from_mode(meta.permissions().mode()))?;
+        std::os::unix::fs::fchown(&f, Some(meta.uid()), Some(meta.gid()))?;
         f.write_all(data)?;
         f.sync_all()?;
         fs::rename(&tmp, file)
     })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
+    if atomic.is_ok() {
+        return Ok(());
     }
-    written
+    let _ = fs::remove_file(&tmp);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(file)?;
+    f.write_all(data)?;
+    f.sync_all()
 }
 
 /// kubectl's lock: `<file>.lock`, created exclusively, removed when done.
@@ -216,21 +232,41 @@ users:
     }
 
     #[test]
-    fn file_follows_kubectl() {
+    fn files_follow_kubectl() {
         let tmp = tempfile::tempdir().unwrap();
         let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
         let list = format!("{}:{}", a.display(), b.display());
-        // None exists: the last entry.
-        assert_eq!(path(&vars(&[("KUBECONFIG", &list)])), Some(b.clone()));
-        fs::write(&b, "").unwrap();
-        fs::write(&a, "").unwrap();
-        // The first that exists.
-        assert_eq!(path(&vars(&[("KUBECONFIG", &list)])), Some(a));
         assert_eq!(
-            path(&vars(&[("KUBECONFIG", ""), ("HOME", "/home/u")])),
-            Some(PathBuf::from("/home/u/.kube/config"))
+            files(&vars(&[("KUBECONFIG", &list)])),
+            Vec::<PathBuf>::new()
         );
-        assert_eq!(path(&[]), None);
+        fs::write(&b, "").unwrap();
+        assert_eq!(files(&vars(&[("KUBECONFIG", &list)])), vec![b.clone()]);
+        fs::write(&a, "").unwrap();
+        assert_eq!(files(&vars(&[("KUBECONFIG", &list)])), [a, b]);
+        assert_eq!(
+            files(&vars(&[("KUBECONFIG", ""), ("HOME", "/home/u")])),
+            [PathBuf::from("/home/u/.kube/config")]
+        );
+        assert_eq!(files(&[]), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn a_symlinked_kubeconfig_is_edited_where_it_points() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        let link = tmp.path().join("link");
+        fs::write(&real, TWO).unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert!(remove(&link, "dind").unwrap().is_some());
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(!fs::read_to_string(&real).unwrap().contains("name: dind\n"));
+        assert!(!tmp.path().join("link.lock").exists());
     }
 
     #[test]
@@ -239,7 +275,17 @@ users:
         let file = tmp.path().join("config");
         fs::write(&file, TWO).unwrap();
         fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        // Root (as in CI) cleaning another user's file must leave it theirs.
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        if root {
+            std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
+        }
         let removed = remove(&file, "dind").unwrap().unwrap();
+        if root {
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!(fs::metadata(&file).unwrap().uid(), 65534);
+        }
         assert_eq!(
             (removed.clusters, removed.contexts, removed.users),
             (1, 1, 0)

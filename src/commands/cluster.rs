@@ -196,13 +196,16 @@ pub fn clean(global: &GlobalArgs, args: &CleanArgs, env: &Env) -> Result<ExitCod
     })?;
     // The kubeconfig entries go last: if the engine failed, the user can still reach whatever
     // is left of the cluster.
-    let kubeconfig = crate::kubeconfig::path(&env.vars);
+    let kubeconfigs = crate::kubeconfig::files(&env.vars);
     let mut contexts = Vec::new();
     for (label, _) in &cleaned {
-        let removed = match &kubeconfig {
-            Some(file) => crate::kubeconfig::remove(file, &crate::plan::context_for(label))?,
-            None => None,
-        };
+        let mut removed = Vec::new();
+        for file in &kubeconfigs {
+            removed.extend(crate::kubeconfig::remove(
+                file,
+                &crate::plan::context_for(label),
+            )?);
+        }
         contexts.push(removed);
     }
     if global.json {
@@ -214,9 +217,10 @@ pub fn clean(global: &GlobalArgs, args: &CleanArgs, env: &Env) -> Result<ExitCod
         print(&(serde_json::to_string_pretty(&v).expect("json") + "\n"))?;
     } else {
         for ((l, c), k) in cleaned.iter().zip(&contexts) {
-            let context = k.as_ref().map_or(String::new(), |k| {
-                format!(", context {} from {}", k.name, k.file.display())
-            });
+            let context: String = k
+                .iter()
+                .map(|k| format!(", context {} from {}", k.name, k.file.display()))
+                .collect();
             print(&format!(
                 "{l}: removed {} containers, {} volumes, {} networks{context}\n",
                 c.containers.len(),

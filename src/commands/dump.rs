@@ -237,16 +237,29 @@ fn staged_split(
         let path = path.to_path_buf();
         move |source| KdcError::Dump(Problems(vec![DumpError::Io { path, source }]))
     };
-    let made_dir = !args.dir.exists();
+    // The directories this run makes, deepest first, to remove again on Ctrl-C.
+    let made: Vec<PathBuf> = args
+        .dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
     std::fs::create_dir_all(&args.dir).map_err(io_err(&args.dir))?;
-    let stage = args.dir.join(format!(".kdc-split-{}", std::process::id()));
+    // Unique per run, not only per process: a stage left by a killed run whose PID comes back
+    // (PIDs repeat in containers) must not block the next one.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let stage = args
+        .dir
+        .join(format!(".kdc-split-{}-{nanos:09}", std::process::id()));
     std::fs::create_dir(&stage).map_err(io_err(&stage))?;
     let mut sink = DirSink::new(&stage, args.max_bytes).map_err(|e| Problems(vec![e]))?;
     let (blobs, mut problems) = split(input, &mut sink);
     if problems.iter().any(|p| matches!(p, DumpError::Interrupted)) {
         let _ = std::fs::remove_dir_all(&stage);
-        if made_dir {
-            let _ = std::fs::remove_dir(&args.dir);
+        for dir in &made {
+            let _ = std::fs::remove_dir(dir);
         }
         return Err(KdcError::Interrupted);
     }
@@ -254,19 +267,14 @@ fn staged_split(
         Some(b) if b.len() == 1 => stage.join("1"),
         _ => stage.clone(),
     };
-    let moved = if from.exists() {
-        dump::merge_dir(&from, &args.dir, &mut problems)
-    } else {
-        Ok(())
-    };
-    let removed = match std::fs::remove_dir_all(&stage) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    };
-    if let Err(source) = moved.and(removed) {
-        problems.push(DumpError::Io {
+    if from.exists() {
+        dump::merge_dir(&from, &args.dir, &mut problems);
+    }
+    // What could not be moved stays in the stage, named, rather than being deleted with it.
+    let _ = std::fs::remove_dir(&stage);
+    if stage.exists() {
+        problems.push(DumpError::Kept {
             path: stage.clone(),
-            source,
         });
     }
     let summary = Summary {

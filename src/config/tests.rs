@@ -306,7 +306,16 @@ fn label_validation() {
     assert_eq!(cfg(&[("DIND_LABEL", DEFAULT_LABEL)]).label, None);
     let long = "a".repeat(51);
     // Node names end in the label, and Kubernetes wants lowercase DNS names.
-    for bad in ["-foo", ".foo", "foo-", "has space", "a/b", "Foo", "my_cluster", long.as_str()] {
+    for bad in [
+        "-foo",
+        ".foo",
+        "foo-",
+        "has space",
+        "a/b",
+        "Foo",
+        "my_cluster",
+        long.as_str(),
+    ] {
         let e = err(&[("DIND_LABEL", bad)]);
         has(&e, "DIND_LABEL", "1-50 characters of lowercase letters");
     }

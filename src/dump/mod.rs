@@ -95,6 +95,9 @@ pub enum DumpError {
     /// replaced by a file from a log).
     #[error("not writing {}: {reason}", path.display())]
     Conflict { path: PathBuf, reason: &'static str },
+    /// Files that could not be moved from the stage into the output directory, kept there.
+    #[error("files that could not be moved into place are kept in {}", path.display())]
+    Kept { path: PathBuf },
     /// Creating or writing an output file failed.
     #[error("cannot write {}", path.display())]
     Io {

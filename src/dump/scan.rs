@@ -59,13 +59,16 @@ fn without_line_end(mut line: &[u8]) -> &[u8] {
 }
 
 /// What is left visible of a line after the last carriage return (travis progress output
-/// overwrites itself), if it has one before its line end.
-fn after_overwrite(raw: &[u8]) -> Option<&[u8]> {
-    memchr::memrchr(b'\r', without_line_end(raw)).map(|i| &raw[i + 1..])
+/// overwrites itself), if it has one. `ends`: `raw` ends its line, so a final `\r\n` is the line
+/// end, not an overwrite; a piece of a longer line may end in a real one.
+fn after_overwrite(raw: &[u8], ends: bool) -> Option<&[u8]> {
+    let body = if ends { without_line_end(raw) } else { raw };
+    memchr::memrchr(b'\r', body).map(|i| &raw[i + 1..])
 }
 
-/// Appends `raw` to `out` without ANSI escape sequences.
-fn strip_escapes(raw: &[u8], out: &mut Vec<u8>) {
+/// Appends `raw` to `out` without ANSI escape sequences. Returns how many bytes at the end
+/// are an escape sequence that `raw` cuts off, for the caller to carry to the next piece.
+fn strip_escapes(raw: &[u8], out: &mut Vec<u8>) -> usize {
     let mut i = 0;
     while i < raw.len() {
         let b = raw[i];
@@ -74,7 +77,11 @@ fn strip_escapes(raw: &[u8], out: &mut Vec<u8>) {
             i += 1;
             continue;
         }
+        let start = i;
         i += 1;
+        if i >= raw.len() {
+            return raw.len() - start;
+        }
         match raw.get(i) {
             // CSI: parameters and intermediates, then one final byte in 0x40..=0x7e.
             Some(b'[') => {
@@ -101,7 +108,11 @@ fn strip_escapes(raw: &[u8], out: &mut Vec<u8>) {
             }
             None => {}
         }
+        if i > raw.len() {
+            return raw.len() - start;
+        }
     }
+    0
 }
 
 /// Cleans one log line for marker and payload matching: drops the line end, anything a
@@ -110,7 +121,7 @@ fn strip_escapes(raw: &[u8], out: &mut Vec<u8>) {
 pub(crate) fn clean_line(raw: &[u8], out: &mut Vec<u8>) {
     out.clear();
     let line = without_line_end(raw);
-    let line = after_overwrite(line).unwrap_or(line);
+    let line = after_overwrite(line, false).unwrap_or(line);
     strip_escapes(line, out);
     let start = ci_prefix(out);
     out.drain(..start);
@@ -240,10 +251,11 @@ impl Blob {
         }
     }
 
-    /// Whether no data line has been seen: a start marker now replaces this one (a traced
-    /// `+ echo %%% start-base64 %%%` just before the real marker).
+    /// Whether no data line (not even a bad one) has been seen: a start marker now replaces
+    /// this one (a traced `+ echo %%% start-base64 %%%` just before the real marker), and an
+    /// end marker drops it.
     fn is_empty(&self) -> bool {
-        self.width.is_none() && self.current == 0
+        self.width.is_none() && self.current == 0 && !self.failed
     }
 
     fn fail(&mut self, problems: &mut Vec<DumpError>, err: DumpError) {
@@ -268,12 +280,31 @@ impl Blob {
             return Ok(());
         }
         let blob = self.report.index;
+        if !is_base64(text) {
+            // After a short line, that line was the blob's last; `end` still decodes it.
+            self.fail(problems, DumpError::Base64 { blob, line });
+            return Ok(());
+        }
         if let Some((short, found)) = self.short.take() {
             let width = self.width.unwrap_or(found);
-            if ends && text.len() < width {
-                // Two short lines: the first was the blob's last, this one came after it.
-                let whole = self.pending.len() / 4 * 4;
-                self.decode(whole, short, sink, problems)?;
+            let full = if ends {
+                text.len() == width
+            } else {
+                text.len() <= width
+            };
+            if full {
+                // A short line between full ones was injected: its text is dropped.
+                let keep = self.pending.len().saturating_sub(found);
+                self.pending.truncate(keep);
+                let err = DumpError::Width {
+                    blob,
+                    line: short,
+                    found,
+                    width,
+                };
+                self.fail(problems, err);
+            } else {
+                // The short line was the blob's last (`end` decodes it); this one is extra.
                 let found = text.len();
                 self.fail(
                     problems,
@@ -284,21 +315,7 @@ impl Blob {
                         width,
                     },
                 );
-            } else {
-                // A short line between full ones was injected: its text is dropped.
-                self.pending.truncate(self.pending.len() - found);
-                let err = DumpError::Width {
-                    blob,
-                    line: short,
-                    found,
-                    width,
-                };
-                self.fail(problems, err);
             }
-            return Ok(());
-        }
-        if !is_base64(text) {
-            self.fail(problems, DumpError::Base64 { blob, line });
             return Ok(());
         }
         self.current += text.len();
@@ -481,12 +498,19 @@ struct Scanner<'a, S: ?Sized> {
     report: ScanReport,
     blob: Option<Blob>,
     clean: Vec<u8>,
+    /// An escape sequence cut off at the end of the last piece of a long data line.
+    carry: Vec<u8>,
 }
 
 impl<S: DumpSink + ?Sized> Scanner<'_, S> {
     /// Handles a line, or the first piece of a long one (`ends` false). Returns whether it
     /// was blob data, in which case the rest of a long line is data too.
     fn line(&mut self, raw: &[u8], line: u64, ends: bool) -> Result<bool, DumpError> {
+        // Base64 never holds a carriage return: a long line with one is progress output that
+        // overwrote itself, and only what is visible at its end counts.
+        if !ends && memchr::memchr(b'\r', raw).is_some() {
+            return Ok(false);
+        }
         let clean = &mut self.clean;
         clean_line(raw, clean);
         if let Some(b) = self.blob.as_ref()
@@ -514,31 +538,51 @@ impl<S: DumpSink + ?Sized> Scanner<'_, S> {
         };
         if ends_with_marker(clean, END_MARKER) {
             let b = self.blob.take().expect("inside a blob");
-            self.end_blob(b, line, false)?;
+            // Markers around no data at all are a script's echo, not a blob.
+            if !b.is_empty() {
+                self.end_blob(b, line, false)?;
+            }
             return Ok(false);
         }
         if is_noise(clean) {
             return Ok(false);
         }
         // A prefix that is neither a known CI prefix nor the start line's: the data is the
-        // last word.
+        // last word. Before any data, only a word as long as a blob's first line can be (its
+        // header alone is 20 characters), so an echoed `… | base64 -w 100` is not data.
         let text = if is_base64(clean) {
             &clean[..]
         } else {
-            clean
-                .rsplit(u8::is_ascii_whitespace)
-                .next()
-                .filter(|w| is_base64(w))
-                .unwrap_or(&clean[..])
+            match clean.rsplit(u8::is_ascii_whitespace).next() {
+                Some(w) if is_base64(w) && (!b.is_empty() || w.len() >= 16) => w,
+                Some(_) if b.is_empty() => return Ok(false),
+                _ => &clean[..],
+            }
         };
         b.payload(text, line, ends, self.sink, &mut self.report.problems)?;
+        if !ends {
+            self.carry.clear();
+            let mut scratch = Vec::new();
+            let cut = strip_escapes(raw, &mut scratch);
+            self.carry.extend_from_slice(&raw[raw.len() - cut..]);
+        }
         Ok(true)
     }
 
     /// A later piece of a long data line.
     fn data(&mut self, raw: &[u8], line: u64, ends: bool) -> Result<(), DumpError> {
+        let mut joined = std::mem::take(&mut self.carry);
+        joined.extend_from_slice(raw);
+        let raw = if ends {
+            without_line_end(&joined)
+        } else {
+            &joined[..]
+        };
         self.clean.clear();
-        strip_escapes(without_line_end(raw), &mut self.clean);
+        let cut = strip_escapes(raw, &mut self.clean);
+        if !ends {
+            self.carry = raw[raw.len() - cut..].to_vec();
+        }
         match self.blob.as_mut() {
             Some(b) => {
                 let text = self.clean.trim_ascii();
@@ -565,6 +609,7 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
         report: ScanReport::default(),
         blob: None,
         clean: Vec::with_capacity(256),
+        carry: Vec::new(),
     };
     let mut piece = Vec::with_capacity(PIECE);
     // Lines fully read; the current line is `done + 1`.
@@ -608,7 +653,7 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
                     rest = Some(if data {
                         Rest::Data
                     } else {
-                        Rest::Other(after_overwrite(&piece).map(<[u8]>::to_vec))
+                        Rest::Other(after_overwrite(&piece, false).map(<[u8]>::to_vec))
                     });
                 }
             }),
@@ -619,7 +664,7 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
                 scan.data(&piece, line, ended)
             }
             Some(Rest::Other(tail)) => {
-                let tail = match after_overwrite(&piece) {
+                let tail = match after_overwrite(&piece, ended) {
                     Some(visible) => Some(visible.to_vec()),
                     None => tail.map(|mut t| {
                         t.extend_from_slice(&piece);

@@ -290,21 +290,35 @@ impl DumpSink for MemSink {
     }
 }
 
-/// Moves everything under `from` into `to` and removes `from`: files replace files and
-/// symlinks of the same name (a symlink itself is replaced, never followed) and directories
-/// merge. A directory in `to` is never removed: a file from a log whose name a directory has
-/// taken is reported in `problems` and left out. Renames are atomic, and a directory another
-/// run created meanwhile is merged into, so concurrent splits into one directory do not fail.
-pub fn merge_dir(from: &Path, to: &Path, problems: &mut Vec<DumpError>) -> io::Result<()> {
-    for entry in fs::read_dir(from)? {
-        let entry = entry?;
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        let src_dir = entry.file_type()?.is_dir();
+/// Moves everything under `from` into `to`: files replace files and symlinks of the same name
+/// (a symlink itself is replaced, never followed) and directories merge. A directory in `to`
+/// is never removed: a file from a log whose name a directory has taken is reported in
+/// `problems` and left out. Renames are atomic, and a directory another run created meanwhile
+/// is merged into, so concurrent splits into one directory do not fail. An entry that cannot
+/// be moved is reported and stays in `from`, which is removed only when empty, so nothing
+/// that decoded is lost.
+pub fn merge_dir(from: &Path, to: &Path, problems: &mut Vec<DumpError>) {
+    let entries = match fs::read_dir(from) {
+        Ok(e) => e,
+        Err(source) => {
+            let path = from.to_path_buf();
+            return problems.push(DumpError::Io { path, source });
+        }
+    };
+    for entry in entries {
+        let (src, src_dir) = match entry.and_then(|e| Ok((e.path(), e.file_type()?.is_dir()))) {
+            Ok(e) => e,
+            Err(source) => {
+                let path = from.to_path_buf();
+                problems.push(DumpError::Io { path, source });
+                continue;
+            }
+        };
+        let dst = to.join(src.file_name().unwrap_or_default());
         let is_dir = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
         if is_dir(&dst) {
             if src_dir {
-                merge_dir(&src, &dst, problems)?;
+                merge_dir(&src, &dst, problems);
             } else {
                 problems.push(DumpError::Conflict {
                     path: dst,
@@ -313,17 +327,20 @@ pub fn merge_dir(from: &Path, to: &Path, problems: &mut Vec<DumpError>) -> io::R
             }
             continue;
         }
-        if src_dir {
+        let moved = if src_dir {
             match fs::remove_file(&dst) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => fs::rename(&src, &dst),
             }
-        }
-        match fs::rename(&src, &dst) {
+        } else {
+            fs::rename(&src, &dst)
+        };
+        match moved {
             Ok(()) => {}
-            Err(_) if src_dir && is_dir(&dst) => merge_dir(&src, &dst, problems)?,
-            Err(e) => return Err(e),
+            Err(_) if src_dir && is_dir(&dst) => merge_dir(&src, &dst, problems),
+            Err(source) => problems.push(DumpError::Io { path: dst, source }),
         }
     }
-    fs::remove_dir_all(from)
+    // Fails, leaving `from` for the user, exactly when something in it could not be moved.
+    let _ = fs::remove_dir(from);
 }

@@ -93,6 +93,9 @@ impl Splitter {
             Some(raw) => {
                 self.writing = false;
                 sink.close()?;
+                // Marker lines count against the cap too: a blob of nothing but markers must
+                // not create files without end.
+                sink.skip(line.len())?;
                 let name = String::from_utf8_lossy(raw);
                 match check_name(&name).and_then(|()| sink.open(&name)) {
                     Ok(()) => self.writing = true,

@@ -347,6 +347,100 @@ fn data_after_a_full_last_line_is_reported() {
     );
 }
 
+/// Cases from a second hostile-log review, each once wrong.
+#[test]
+fn review_cases() {
+    let noise: Vec<u8> = (0..30_000u32)
+        .flat_map(|i| (i * 7919).to_le_bytes())
+        .collect();
+    let blob = blob_of(&dump_of(&[("n", &noise)]), 6);
+    let whole = |(sink, r): (MemSink, ScanReport)| {
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(r.blobs.len(), 1);
+        assert!(file(&sink, 1, "n").starts_with(&noise));
+    };
+    // A line of another process after the short last line: named, and the last line kept.
+    let (sink, r) = scan_edited(&blob, |l| {
+        l.insert(
+            l.len() - 1,
+            "WARNING: the connection was reset. Retrying.".into(),
+        )
+    });
+    let stray = r.blobs[0].end_line.unwrap() - 1;
+    assert!(
+        matches!(r.problems[..], [DumpError::Base64 { line, .. }] if line == stray),
+        "{:?}",
+        r.problems
+    );
+    assert!(file(&sink, 1, "n").starts_with(&noise));
+    // Progress output over 64 KiB inside a blob, overwritten by the end marker.
+    whole(scan_edited(&blob, |l| {
+        let progress: String = (0..3000)
+            .map(|i| format!("Downloading layer 3f4e2a {i}MB/500MB\r"))
+            .collect();
+        let last = l.len() - 1;
+        l[last] = progress + END_MARKER;
+    }));
+    // A carriage return as the last byte of the first 64 KiB piece, before the start marker.
+    whole(scan_edited(&blob, |l| {
+        l[0] = format!("{}\r{START_MARKER}", "x".repeat(65_535));
+    }));
+    // A colour code cut in two by the 64 KiB piece boundary of a one-line blob.
+    let small = blob_of(&dump_of(&[("n", &noise[..40_000])]), 6);
+    let (sink, r) = scan_edited(&small, |l| {
+        let data = l[1..l.len() - 1].concat();
+        let pad = 65_536 - 2 - "[2024-05-01T10:00:00.123Z] \x1b[0m".len() - data.len();
+        let line = format!(
+            "[2024-05-01T10:00:00.123Z] \x1b[0m{}{data}\x1b[0m\r",
+            " ".repeat(pad)
+        );
+        assert_eq!(line.find("\x1b[0m\r").unwrap(), 65_534);
+        *l = vec![START_MARKER.into(), line, END_MARKER.into()];
+    });
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert!(file(&sink, 1, "n").starts_with(&noise[..40_000]));
+    // An echoed script around the markers is no blob (make, `set -v`, GitHub's Run group).
+    let (sink, r) = scan_edited(&blob, |l| {
+        for (i, echoed) in [
+            format!("echo {START_MARKER}"),
+            "lzma < dump.txt | base64 -w 100".into(),
+            format!("echo {END_MARKER}"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            l.insert(i, echoed);
+        }
+    });
+    whole((sink, r));
+    // A short line read in pieces (a blob wrapped wider than 64 KiB): no overflow.
+    let (_, r) = scan_edited(&blob, |l| {
+        let data = l[1..l.len() - 1].concat();
+        let (a, b) = data.split_at(100_000.min(data.len() - 8));
+        *l = vec![
+            START_MARKER.into(),
+            a.into(),
+            "Q".repeat(70_000),
+            b.into(),
+            END_MARKER.into(),
+        ];
+    });
+    assert!(!r.problems.is_empty());
+}
+
+#[test]
+fn markers_count_against_the_cap() {
+    let dump = b"@@@ a @@@\n".repeat(200_000);
+    let mut sink = MemSink::new(1000);
+    let problems = split_text(Cursor::new(dump), &mut sink);
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, DumpError::Limit { .. })),
+        "{problems:?}"
+    );
+}
+
 #[test]
 fn a_traced_start_marker_does_not_open_a_blob() {
     let blob = blob_of(&dump_of(&[("a", b"x\n")]), 6);
@@ -372,9 +466,10 @@ fn cap_stops_output_and_is_reported() {
             .iter()
             .any(|p| matches!(p, DumpError::Limit { limit: 1000 }))
     );
-    // The cap counts every decoded byte; the header line before the first section is not
-    // written but counted.
-    assert_eq!(sink.bytes(), 1000 - (HEADER.len() as u64 + 1));
+    // The cap counts every decoded byte: the header and marker lines are not written but
+    // counted.
+    let unwritten = format!("{HEADER}\n@@@ {META_NAME} @@@\n@@@ zeros @@@\n").len();
+    assert_eq!(sink.bytes(), 1000 - unwritten as u64);
 }
 
 #[test]
