@@ -44,6 +44,18 @@ fn split64(log: &str) -> (tempfile::TempDir, assert_cmd::assert::Assert) {
     (tmp, assert)
 }
 
+/// `split-dump64 -o DIR -` with `log` on stdin; DIR is `d` in the returned temporary directory.
+fn split64_stdin(log: String) -> (tempfile::TempDir, assert_cmd::assert::Assert) {
+    let tmp = tempfile::tempdir().unwrap();
+    let assert = kdc()
+        .args(["split-dump64", "-o"])
+        .arg(tmp.path().join("d"))
+        .arg("-")
+        .write_stdin(log)
+        .assert();
+    (tmp, assert)
+}
+
 #[test]
 fn every_ci_flavour_gives_back_the_files() {
     let want = files(&fixtures().join("expected/a"));
@@ -277,33 +289,26 @@ fn gh_run_view_with_shell_traces_and_blank_lines() {
             log += "e2e\tRun make e2e\t2024-05-01T10:00:59.0000000Z\n";
         }
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("d");
-    kdc()
-        .args(["split-dump64", "-o"])
-        .arg(&out)
-        .write_stdin(log)
-        .assert()
-        .success();
-    assert_eq!(files(&out), files(&fixtures().join("expected/a")));
+    let (tmp, assert) = split64_stdin(log);
+    assert.success();
+    assert_eq!(
+        files(&tmp.path().join("d")),
+        files(&fixtures().join("expected/a"))
+    );
 }
 
 #[test]
 fn a_line_after_the_last_line_is_named_and_nothing_is_lost() {
     let log = std::fs::read_to_string(fixtures().join("original.log")).unwrap();
     let log = log.replace("%%% end-base64 %%%", "Done\n%%% end-base64 %%%");
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("d");
-    kdc()
-        .args(["split-dump64", "-o"])
-        .arg(&out)
-        .write_stdin(log)
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(
-            "blob 1: line 14 holds 4 base64 characters",
-        ));
-    assert_eq!(files(&out), files(&fixtures().join("expected/a")));
+    let (tmp, assert) = split64_stdin(log);
+    assert.failure().stderr(predicate::str::contains(
+        "blob 1: line 14 holds 4 base64 characters",
+    ));
+    assert_eq!(
+        files(&tmp.path().join("d")),
+        files(&fixtures().join("expected/a"))
+    );
 }
 
 #[test]

@@ -292,30 +292,22 @@ impl Blob {
             } else {
                 text.len() <= width
             };
-            if full {
+            let (line, found) = if full {
                 // A short line between full ones was injected: its text is dropped.
                 let keep = self.pending.len().saturating_sub(found);
                 self.pending.truncate(keep);
-                let err = DumpError::Width {
-                    blob,
-                    line: short,
-                    found,
-                    width,
-                };
-                self.fail(problems, err);
+                (short, found)
             } else {
                 // The short line was the blob's last (`end` decodes it); this one is extra.
-                let found = text.len();
-                self.fail(
-                    problems,
-                    DumpError::Width {
-                        blob,
-                        line,
-                        found,
-                        width,
-                    },
-                );
-            }
+                (line, text.len())
+            };
+            let err = DumpError::Width {
+                blob,
+                line,
+                found,
+                width,
+            };
+            self.fail(problems, err);
             return Ok(());
         }
         self.current += text.len();
