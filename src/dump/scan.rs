@@ -118,11 +118,13 @@ fn strip_escapes(raw: &[u8], out: &mut Vec<u8>) -> usize {
 /// Cleans one log line for marker and payload matching: drops the line end, anything a
 /// carriage return overwrote (travis), ANSI escape sequences, a CI prefix, and surrounding
 /// whitespace.
-pub(crate) fn clean_line(raw: &[u8], out: &mut Vec<u8>) {
+/// Returns how many bytes at the end of `raw` are a cut-off escape sequence (see
+/// [`strip_escapes`]).
+pub(crate) fn clean_line(raw: &[u8], out: &mut Vec<u8>) -> usize {
     out.clear();
     let line = without_line_end(raw);
     let line = after_overwrite(line, false).unwrap_or(line);
-    strip_escapes(line, out);
+    let cut = strip_escapes(line, out);
     let start = ci_prefix(out);
     out.drain(..start);
     let end = out.len()
@@ -134,6 +136,7 @@ pub(crate) fn clean_line(raw: &[u8], out: &mut Vec<u8>) {
     out.truncate(end);
     let start = out.iter().take_while(|b| b.is_ascii_whitespace()).count();
     out.drain(..start);
+    cut
 }
 
 /// Length of a CI prefix: a timestamp, or the job and step that `gh run view --log` puts
@@ -423,10 +426,6 @@ impl Blob {
                 rest -= 1;
             }
             res = self.decode(rest, line, sink, problems);
-            if !truncated && self.inflater.is_none() && !self.failed {
-                let reason = "the blob is empty".to_string();
-                self.fail(problems, DumpError::Corrupt { blob, line, reason });
-            }
         }
         let finish = !truncated && !self.failed && !self.done;
         if res.is_ok()
@@ -504,7 +503,7 @@ impl<S: DumpSink + ?Sized> Scanner<'_, S> {
             return Ok(false);
         }
         let clean = &mut self.clean;
-        clean_line(raw, clean);
+        let cut = clean_line(raw, clean);
         if let Some(b) = self.blob.as_ref()
             && !b.prefix.is_empty()
             && clean.starts_with(&b.prefix)
@@ -553,10 +552,8 @@ impl<S: DumpSink + ?Sized> Scanner<'_, S> {
         };
         b.payload(text, line, ends, self.sink, &mut self.report.problems)?;
         if !ends {
-            self.carry.clear();
-            let mut scratch = Vec::new();
-            let cut = strip_escapes(raw, &mut scratch);
-            self.carry.extend_from_slice(&raw[raw.len() - cut..]);
+            // A long line has no carriage return (see above), so `cut` counts from `raw`'s end.
+            self.carry = raw[raw.len() - cut..].to_vec();
         }
         Ok(true)
     }

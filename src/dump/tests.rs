@@ -90,7 +90,7 @@ fn lines_are_cleaned() {
         (b"\x1b7QUJD\x1b8", b"QUJD"),
     ];
     for (raw, want) in cases {
-        clean_line(raw, &mut out);
+        let _ = clean_line(raw, &mut out);
         assert_eq!(out, *want, "{:?}", String::from_utf8_lossy(raw));
     }
 }
