@@ -1,8 +1,9 @@
 //! The top-level error, its exit codes and how it is shown.
 //!
-//! Each layer has its own error type (`ConfigErrors`, `PlanErrors`, …); `KdcError` gathers them
-//! for `main`, which prints the message and a "caused by:" chain and exits with
-//! [`KdcError::exit_code`]. Messages are lowercase and never repeat their source.
+//! Each layer has its own error type ([`crate::config::Problems`] for configuration and plan,
+//! [`crate::docker::ProviderError`], [`crate::cluster::ClusterError`], [`crate::dump::Problems`],
+//! …); `KdcError` gathers them for `main`, which prints the message and a "caused by:" chain and
+//! exits with [`KdcError::exit_code`]. Messages are lowercase and never repeat their source.
 
 use std::error::Error as StdError;
 use std::fmt;
