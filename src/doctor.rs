@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::docker::{ContainerSpec, NodeExec, Privilege, Provider, labels};
+use crate::runtime::{ContainerSpec, NodeExec, Privilege, Provider, labels};
 
 /// Images kdc builds offline (`images/`).
 pub const IMAGES: [&str; 2] = ["kdc/node:bookworm", "kdc/support:bookworm"];
@@ -159,7 +159,7 @@ pub async fn run(engine: Option<(&dyn Provider, &dyn NodeExec)>, host: &HostLimi
 
 async fn ipv6_network(provider: &dyn Provider) -> Check {
     let name = format!("kdc-doctor-{}", std::process::id());
-    let spec = crate::docker::NetworkSpec {
+    let spec = crate::runtime::NetworkSpec {
         name: name.clone(),
         ipv6: true,
         subnets: vec![(

@@ -1,7 +1,7 @@
 //! The top-level error, its exit codes and how it is shown.
 //!
 //! Each layer has its own error type ([`crate::config::Problems`] for configuration and plan,
-//! [`crate::docker::ProviderError`], [`crate::cluster::ClusterError`], [`crate::dump::Problems`],
+//! [`crate::runtime::ProviderError`], [`crate::cluster::ClusterError`], [`crate::dump::Problems`],
 //! …); `KdcError` gathers them for `main`, which prints the message and a "caused by:" chain and
 //! exits with [`KdcError::exit_code`]. Messages are lowercase and never repeat their source.
 
@@ -29,7 +29,7 @@ pub enum KdcError {
     Invalid(#[from] crate::config::Problems),
     /// The container runtime refused or failed an operation.
     #[error(transparent)]
-    Provider(#[from] crate::docker::ProviderError),
+    Provider(#[from] crate::runtime::ProviderError),
     /// A cluster command failed in one of its actions.
     #[error(transparent)]
     Cluster(crate::cluster::ClusterError),

@@ -9,7 +9,6 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod config;
-pub mod docker;
 pub mod doctor;
 pub mod dump;
 pub mod error;
@@ -19,6 +18,7 @@ pub mod interrupt;
 pub mod kubeconfig;
 pub mod plan;
 pub mod report;
+pub mod runtime;
 
 use std::process::ExitCode;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use regex::bytes::Regex;
 
-use crate::docker::{NodeExec, Provider};
+use crate::runtime::{NodeExec, Provider};
 
 /// systemd units whose status and journal are collected when present in a node.
 pub const UNITS: [&str; 5] = ["kubelet", "containerd", "docker", "named", "tayga"];

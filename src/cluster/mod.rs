@@ -13,8 +13,8 @@ mod up;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::docker::{ContainerState, ExecError, NodeExec, Provider, ProviderError, labels};
 use crate::events::{Event, Reporter};
+use crate::runtime::{ContainerState, ExecError, NodeExec, Provider, ProviderError, labels};
 
 pub use up::{Ledger, UpOptions, UpOutcome, rollback, up};
 

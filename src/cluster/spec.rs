@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use ipnet::{IpNet, Ipv4Net};
 
 use crate::config::IpMode;
-use crate::docker::{ContainerSpec, NetworkSpec, Privilege, labels};
 use crate::plan::{Node, Plan, Role};
+use crate::runtime::{ContainerSpec, NetworkSpec, Privilege, labels};
 
 /// The API server's port inside the master.
 pub const APISERVER_CONTAINER_PORT: u16 = 6443;

@@ -9,11 +9,11 @@ use std::error::Error as _;
 use super::*;
 use crate::cluster::spec::HostFacts;
 use crate::config::{Inputs, resolve};
-use crate::docker::{
-    ContainerSpec, EngineInfo, ExecOutput, NetworkSpec, NetworkState, Privilege, VolumeState,
-};
 use crate::events::Recorder;
 use crate::plan::Plan;
+use crate::runtime::{
+    ContainerSpec, EngineInfo, ExecOutput, NetworkSpec, NetworkState, Privilege, VolumeState,
+};
 
 /// An in-memory engine that records every mutating call.
 #[derive(Default)]

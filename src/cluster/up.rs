@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::spec::{self, HostFacts};
 use super::{ActionError, ClusterError, step};
-use crate::docker::{NodeExec, Privilege, Provider, labels};
 use crate::events::{Event, Reporter};
 use crate::plan::{Node, Plan};
+use crate::runtime::{NodeExec, Privilege, Provider, labels};
 
 /// Options of `up` that are not part of the plan.
 #[derive(Debug, Clone)]

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use crate::cli::{CleanArgs, ClusterOnlyArgs, GlobalArgs, UpArgs};
 use crate::cluster::{self, Ledger, UpOptions, spec::HostFacts};
-use crate::docker::Provider;
-use crate::docker::engine::Docker;
 use crate::plan::{self, Plan};
 use crate::report::{Style, Terminal};
+use crate::runtime::Provider;
+use crate::runtime::docker::Docker;
 use crate::{Env, KdcError};
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -52,7 +52,7 @@ fn live_dump(global: &GlobalArgs, args: &LiveDumpArgs, env: &Env) -> Result<Vec<
         .build()
         .expect("tokio runtime");
     let (sections, errors) = rt.block_on(async {
-        let docker = crate::docker::engine::Docker::connect().await?;
+        let docker = crate::runtime::docker::Docker::connect().await?;
         Ok::<_, KdcError>(
             crate::cluster::collect::collect(
                 &docker,

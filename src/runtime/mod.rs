@@ -1,9 +1,9 @@
 //! The two side-effect seams: [`Provider`] (everything the container runtime does) and
 //! [`NodeExec`] (a command run inside a node). Orchestration code only sees these traits, so it
-//! is unit-tested with recording fakes; [`engine::Docker`] implements both against a real engine
+//! is unit-tested with recording fakes; [`docker::Docker`] implements both against a real engine
 //! through bollard and is tested live.
 
-pub mod engine;
+pub mod docker;
 mod exec;
 
 use std::collections::BTreeMap;
