@@ -76,10 +76,53 @@ impl KdcError {
         })
     }
 
-    /// Prints `error: <message>` and the chain of causes to stderr.
+    /// Prints `error: <message>`, the chain of causes and a hint to stderr.
     pub fn print_to_stderr(&self) {
         let mut err = anstream::stderr();
-        let _ = std::io::Write::write_fmt(&mut err, format_args!("{}", DisplayChain(self)));
+        let hint = self
+            .hint()
+            .map(|h| format!("hint: {h}\n"))
+            .unwrap_or_default();
+        let _ = std::io::Write::write_fmt(&mut err, format_args!("{}{hint}", DisplayChain(self)));
+    }
+
+    /// The runtime failure at the root of this error, if there is one.
+    pub fn provider_error(&self) -> Option<&crate::runtime::ProviderError> {
+        use crate::cluster::{ActionError, ClusterError};
+        match self {
+            KdcError::Provider(e) => Some(e),
+            KdcError::Cluster(ClusterError::Action {
+                source: ActionError::Provider(e),
+                ..
+            }) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// What to do about a runtime failure, in kdc's terms. The runtime reports only the kind
+    /// of failure; which kdc setting or command fixes it is known here.
+    pub fn hint(&self) -> Option<&'static str> {
+        use crate::runtime::ErrorKind;
+        Some(match self.provider_error()?.kind {
+            ErrorKind::Unavailable => {
+                "is the Docker daemon running? Start it (`systemctl start docker`, or `dockerd &` as root), or point DOCKER_HOST at a running engine; `kdc doctor` checks the host"
+            }
+            ErrorKind::SubnetOverlap => {
+                "another Docker network already uses these subnets: pick another CLUSTER_ID or MGMT_CIDRS, or remove that network (`kdc status` lists kdc's clusters)"
+            }
+            ErrorKind::PortInUse => {
+                "the API server's host port is taken: unset APISERVER_PORT for a free one, or choose another"
+            }
+            ErrorKind::Ipv6Unavailable => {
+                "IPv6 networks need an engine whose host has IPv6 and ip6tables enabled; `kdc doctor` checks it"
+            }
+            ErrorKind::PrivilegedRefused => {
+                "the runtime refuses privileged containers and the capability fallback failed too; see `kdc doctor`"
+            }
+            ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::InUse | ErrorKind::Other => {
+                return None;
+            }
+        })
     }
 }
 
@@ -101,5 +144,50 @@ impl fmt::Display for DisplayChain<'_> {
             source = cause.source();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{ActionError, ClusterError};
+    use crate::runtime::{ErrorKind, ProviderError};
+
+    fn provider(kind: ErrorKind) -> ProviderError {
+        ProviderError {
+            op: "docker network create",
+            object: "kubeadm-dind-net".into(),
+            kind,
+            message: "Pool overlaps with other one on this address space (HTTP 403)".into(),
+        }
+    }
+
+    #[test]
+    fn a_runtime_failure_deep_in_an_action_gets_the_hint_for_its_kind() {
+        let err = KdcError::from(ClusterError::Action {
+            detail: "creating network kubeadm-dind-net".into(),
+            source: ActionError::Provider(provider(ErrorKind::SubnetOverlap)),
+        });
+        assert_eq!(
+            DisplayChain(&err).to_string(),
+            "error: creating network kubeadm-dind-net failed\ncaused by:\n  - docker network create kubeadm-dind-net: Pool overlaps with other one on this address space (HTTP 403)\n"
+        );
+        assert!(
+            err.hint()
+                .unwrap()
+                .starts_with("another Docker network already uses these subnets")
+        );
+        assert_eq!(err.exit_code(), ExitCode::from(exit::FAILURE));
+    }
+
+    #[test]
+    fn no_hint_where_none_helps() {
+        assert_eq!(KdcError::Provider(provider(ErrorKind::Other)).hint(), None);
+        assert!(
+            KdcError::Provider(provider(ErrorKind::Unavailable))
+                .hint()
+                .unwrap()
+                .contains("DOCKER_HOST")
+        );
     }
 }

@@ -12,7 +12,8 @@ use crate::config::{Inputs, resolve};
 use crate::events::Recorder;
 use crate::plan::Plan;
 use crate::runtime::{
-    ContainerSpec, EngineInfo, ExecOutput, NetworkSpec, NetworkState, Privilege, VolumeState,
+    ContainerSpec, EngineInfo, ErrorKind, ExecOutput, NetworkSpec, NetworkState, Privilege,
+    VolumeState,
 };
 
 /// An in-memory engine that records every mutating call.
@@ -33,12 +34,12 @@ struct FakeState {
     calls: Vec<String>,
 }
 
-fn perr(op: &'static str, object: &str, message: &str) -> ProviderError {
+fn perr(op: &'static str, object: &str, kind: ErrorKind, message: &str) -> ProviderError {
     ProviderError {
         op,
         object: object.into(),
+        kind,
         message: message.into(),
-        hint: None,
     }
 }
 
@@ -142,13 +143,14 @@ impl Provider for Fake {
         if self.refuse_privileged && spec.privilege == Some(Privilege::Privileged) {
             s.calls.push(format!("run {} refused", spec.name));
             return Err(perr(
-                "start",
+                "docker start",
                 &spec.name,
+                ErrorKind::PrivilegedRefused,
                 "OCI runtime create failed: unable to apply caps: operation not permitted",
             ));
         }
         if self.fail_start.contains(&spec.name) {
-            return Err(perr("start", &spec.name, "boom"));
+            return Err(perr("docker start", &spec.name, ErrorKind::Other, "boom"));
         }
         s.calls
             .push(format!("run {} {:?}", spec.name, spec.privilege));

@@ -8,7 +8,7 @@ use super::spec::{self, HostFacts};
 use super::{ActionError, ClusterError, step};
 use crate::events::{Event, Reporter};
 use crate::plan::{Node, Plan};
-use crate::runtime::{NodeExec, Privilege, Provider, labels};
+use crate::runtime::{ErrorKind, NodeExec, Privilege, Provider, labels};
 
 /// Options of `up` that are not part of the plan.
 #[derive(Debug, Clone)]
@@ -307,7 +307,7 @@ async fn start_node(
     match run_node(provider, plan, node, first, port, host, ledger).await {
         Ok(()) => Ok((first, None)),
         Err(ActionError::Provider(e))
-            if first == Privilege::Privileged && refused_privileged(&e.message) =>
+            if first == Privilege::Privileged && e.kind == ErrorKind::PrivilegedRefused =>
         {
             run_node(
                 provider,
@@ -329,12 +329,6 @@ async fn start_node(
         }
         Err(e) => Err(e),
     }
-}
-
-/// runc's answer when `--privileged` asks for capabilities outside the bounding set.
-fn refused_privileged(message: &str) -> bool {
-    message.contains("unable to apply caps")
-        || (message.contains("operation not permitted") && message.contains("caps"))
 }
 
 async fn run_node(

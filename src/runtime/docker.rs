@@ -21,8 +21,8 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    ContainerSpec, ContainerState, EngineInfo, ExecError, ExecOutput, NetworkSpec, NetworkState,
-    NodeExec, Privilege, Provider, ProviderError, VolumeState,
+    ContainerSpec, ContainerState, EngineInfo, ErrorKind, ExecError, ExecOutput, NetworkSpec,
+    NetworkState, NodeExec, Privilege, Provider, ProviderError, VolumeState,
 };
 
 /// A connection to a Docker engine.
@@ -33,19 +33,16 @@ pub struct Docker {
     exec_timeout: Duration,
 }
 
-const NO_DAEMON_HINT: &str =
-    "is the Docker daemon running? Start it (as root: bash ci/setup-host.sh) or set DOCKER_HOST";
-
 impl Docker {
     /// Connects to the engine named by `DOCKER_HOST`, or the local socket, and negotiates the API
     /// version (old engines such as 20.10 speak API 1.41).
     pub async fn connect() -> Result<Docker, ProviderError> {
         let fail = |e: bollard::errors::Error| ProviderError {
-            op: "connect",
+            op: "docker connect",
             object: std::env::var("DOCKER_HOST")
                 .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
+            kind: ErrorKind::Unavailable,
             message: e.to_string(),
-            hint: Some(NO_DAEMON_HINT.into()),
         };
         let client = bollard::Docker::connect_with_local_defaults().map_err(fail)?;
         let client = client
@@ -71,40 +68,52 @@ fn err<'a>(
     object: &'a str,
 ) -> impl FnOnce(bollard::errors::Error) -> ProviderError + 'a {
     move |e| {
-        let message = match &e {
+        let (kind, message) = match &e {
             bollard::errors::Error::DockerResponseServerError {
                 status_code,
                 message,
-            } => format!("{message} (HTTP {status_code})"),
-            other => other.to_string(),
+            } => (
+                classify(*status_code, message),
+                format!("{message} (HTTP {status_code})"),
+            ),
+            other => (ErrorKind::Unavailable, other.to_string()),
         };
-        let hint = hint_for(&message);
         ProviderError {
             op,
             object: object.to_string(),
+            kind,
             message,
-            hint,
         }
     }
 }
 
-/// Known engine answers and what to do about them.
-fn hint_for(message: &str) -> Option<String> {
+/// The kind of a Docker engine's error answer. Docker reports most failures as HTTP 500 or 409
+/// with a message from the daemon or from runc, so the text decides where the status cannot.
+pub fn classify(status: u16, message: &str) -> ErrorKind {
     let m = message.to_ascii_lowercase();
-    let hint = if m.contains("pool overlaps") {
-        "another Docker network already uses these subnets: pick another CLUSTER_ID or MGMT_CIDRS, or remove that network"
-    } else if m.contains("no such image") {
-        "build the node image with `kdc image build`, or set DIND_IMAGE to an image you have"
-    } else if m.contains("address already in use") || m.contains("port is already allocated") {
-        "the API server host port is taken: unset APISERVER_PORT for a free one, or choose another"
-    } else if m.contains("connect") && (m.contains("socket") || m.contains("refused")) {
-        NO_DAEMON_HINT
+    if m.contains("unable to apply caps")
+        || (m.contains("operation not permitted") && m.contains("caps"))
+    {
+        // runc, when --privileged asks for capabilities outside the host's bounding set.
+        ErrorKind::PrivilegedRefused
+    } else if m.contains("pool overlaps") {
+        ErrorKind::SubnetOverlap
+    } else if m.contains("port is already allocated") || m.contains("address already in use") {
+        ErrorKind::PortInUse
+    } else if status == 404 {
+        ErrorKind::NotFound
+    } else if m.contains("already in use") || m.contains("already exists") {
+        // "The container name "/x" is already in use by container …" is a name conflict.
+        ErrorKind::Conflict
+    } else if m.contains("is in use") || m.contains("active endpoints") {
+        ErrorKind::InUse
+    } else if status == 409 {
+        ErrorKind::Conflict
     } else if m.contains("ipv6") {
-        "IPv6 networks need a daemon that allows them (docker 20.10+; check `kdc doctor`)"
+        ErrorKind::Ipv6Unavailable
     } else {
-        return None;
-    };
-    Some(hint.to_string())
+        ErrorKind::Other
+    }
 }
 
 /// The engine's answer with "not found" (HTTP 404) as `None`: for inspecting, absence is a value,
@@ -240,8 +249,12 @@ impl Provider for Docker {
             .client
             .version()
             .await
-            .map_err(err("version", "engine"))?;
-        let i = self.client.info().await.map_err(err("info", "engine"))?;
+            .map_err(err("docker version", "engine"))?;
+        let i = self
+            .client
+            .info()
+            .await
+            .map_err(err("docker info", "engine"))?;
         Ok(EngineInfo {
             version: v.version.unwrap_or_default(),
             api_version: v.api_version.unwrap_or_default(),
@@ -258,7 +271,7 @@ impl Provider for Docker {
     ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
         let img = found(
             self.client.inspect_image(image).await,
-            "image inspect",
+            "docker image inspect",
             image,
         )?;
         Ok(img.map(|i| to_btree(i.config.and_then(|c| c.labels))))
@@ -267,7 +280,7 @@ impl Provider for Docker {
     async fn network(&self, name: &str) -> Result<Option<NetworkState>, ProviderError> {
         let net = found(
             self.client.inspect_network(name, None).await,
-            "network inspect",
+            "docker network inspect",
             name,
         )?;
         Ok(net.map(|n| network_state(n.name, n.ipam, n.labels)))
@@ -300,11 +313,16 @@ impl Provider for Docker {
             .create_network(req)
             .await
             .map(|_| ())
-            .map_err(err("network create", &spec.name))
+            .map_err(err("docker network create", &spec.name))
     }
 
     async fn remove_network(&self, name: &str) -> Result<(), ProviderError> {
-        found(self.client.remove_network(name).await, "network rm", name).map(|_| ())
+        found(
+            self.client.remove_network(name).await,
+            "docker network rm",
+            name,
+        )
+        .map(|_| ())
     }
 
     async fn list_networks(&self, label: &str) -> Result<Vec<NetworkState>, ProviderError> {
@@ -315,7 +333,7 @@ impl Provider for Docker {
             .client
             .list_networks(Some(opts))
             .await
-            .map_err(err("network ls", label))?;
+            .map_err(err("docker network ls", label))?;
         Ok(nets
             .into_iter()
             .map(|n| network_state(n.name, n.ipam, n.labels))
@@ -325,7 +343,7 @@ impl Provider for Docker {
     async fn volume(&self, name: &str) -> Result<Option<VolumeState>, ProviderError> {
         let vol = found(
             self.client.inspect_volume(name).await,
-            "volume inspect",
+            "docker volume inspect",
             name,
         )?;
         Ok(vol.map(volume_state))
@@ -345,14 +363,14 @@ impl Provider for Docker {
             .create_volume(req)
             .await
             .map(|_| ())
-            .map_err(err("volume create", name))
+            .map_err(err("docker volume create", name))
     }
 
     async fn remove_volume(&self, name: &str) -> Result<(), ProviderError> {
         let opts = Some(RemoveVolumeOptions { force: true });
         found(
             self.client.remove_volume(name, opts).await,
-            "volume rm",
+            "docker volume rm",
             name,
         )
         .map(|_| ())
@@ -366,7 +384,7 @@ impl Provider for Docker {
             .client
             .list_volumes(Some(opts))
             .await
-            .map_err(err("volume ls", label))?;
+            .map_err(err("docker volume ls", label))?;
         Ok(resp
             .volumes
             .unwrap_or_default()
@@ -384,10 +402,10 @@ impl Provider for Docker {
             .client
             .create_container(Some(opts), create_body(spec))
             .await
-            .map_err(err("create", &spec.name))?;
+            .map_err(err("docker create", &spec.name))?;
         if let Err(e) = self.client.start_container(&spec.name, None).await {
             let _ = self.remove_container(&spec.name).await;
-            return Err(err("start", &spec.name)(e));
+            return Err(err("docker start", &spec.name)(e));
         }
         Ok(created.id)
     }
@@ -396,7 +414,7 @@ impl Provider for Docker {
         self.client
             .start_container(name, None)
             .await
-            .map_err(err("start", name))
+            .map_err(err("docker start", name))
     }
 
     async fn remove_container(&self, name: &str) -> Result<(), ProviderError> {
@@ -407,7 +425,7 @@ impl Provider for Docker {
         };
         found(
             self.client.remove_container(name, Some(opts)).await,
-            "rm",
+            "docker rm",
             name,
         )
         .map(|_| ())
@@ -423,7 +441,7 @@ impl Provider for Docker {
             .client
             .list_containers(Some(opts))
             .await
-            .map_err(err("ps", label))?;
+            .map_err(err("docker ps", label))?;
         Ok(list
             .into_iter()
             .map(|c| ContainerState {
@@ -446,7 +464,7 @@ impl Provider for Docker {
             .client
             .inspect_container(name, None)
             .await
-            .map_err(err("inspect", name))?;
+            .map_err(err("docker inspect", name))?;
         Ok(serde_json::to_value(c).unwrap_or(serde_json::Value::Null))
     }
 
@@ -460,7 +478,7 @@ impl Provider for Docker {
         let mut stream = self.client.logs(name, Some(opts));
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk.map_err(err("logs", name))?.into_bytes());
+            out.extend_from_slice(&chunk.map_err(err("docker logs", name))?.into_bytes());
         }
         Ok(out)
     }
@@ -577,6 +595,64 @@ impl NodeExec for Docker {
                 "timed out after {}s",
                 self.exec_timeout.as_secs()
             ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Real answers of Docker 20.10 (and runc) to the requests kdc makes.
+    #[test]
+    fn engine_answers_map_to_kinds() {
+        let cases = [
+            (
+                500,
+                "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: unable to apply caps: operation not permitted: unknown",
+                ErrorKind::PrivilegedRefused,
+            ),
+            (
+                403,
+                "Pool overlaps with other one on this address space",
+                ErrorKind::SubnetOverlap,
+            ),
+            (
+                500,
+                "driver failed programming external connectivity on endpoint kube-master (ab12): Bind for 127.0.0.1:40001 failed: port is already allocated",
+                ErrorKind::PortInUse,
+            ),
+            (404, "No such container: kube-master", ErrorKind::NotFound),
+            (404, "No such image: kdc/node:bookworm", ErrorKind::NotFound),
+            (
+                409,
+                "Conflict. The container name \"/kube-master\" is already in use by container \"0a1b\". You have to remove (or rename) that container to be able to reuse that name.",
+                ErrorKind::Conflict,
+            ),
+            (
+                409,
+                "network with name kubeadm-dind-net already exists",
+                ErrorKind::Conflict,
+            ),
+            (
+                409,
+                "remove kubeadm-dind-kube-master: volume is in use - [0a1b2c]",
+                ErrorKind::InUse,
+            ),
+            (
+                403,
+                "error while removing network: network kubeadm-dind-net id 0a1b has active endpoints",
+                ErrorKind::InUse,
+            ),
+            (
+                500,
+                "Error response from daemon: Cannot read IPv6 setup for bridge br-0a1b: open /proc/sys/net/ipv6/conf/br-0a1b/disable_ipv6: no such file or directory",
+                ErrorKind::Ipv6Unavailable,
+            ),
+            (500, "something else entirely", ErrorKind::Other),
+        ];
+        for (status, message, kind) in cases {
+            assert_eq!(classify(status, message), kind, "{message}");
         }
     }
 }

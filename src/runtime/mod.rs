@@ -26,15 +26,40 @@ pub mod labels {
     pub const IMAGE_INPUTS: &str = "io.kdc.image.inputs";
 }
 
+/// What went wrong with a runtime operation, so that orchestration decides on kinds and never
+/// matches an engine's message text (which differs between engines and versions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The engine could not be reached at all.
+    Unavailable,
+    /// The object does not exist.
+    NotFound,
+    /// An object of that name exists already.
+    Conflict,
+    /// The object is still used (a volume mounted by a container, a network with endpoints).
+    InUse,
+    /// The runtime refused a privileged container: the host does not grant every capability.
+    PrivilegedRefused,
+    /// The requested subnets overlap those of an existing network.
+    SubnetOverlap,
+    /// A host port to publish is taken.
+    PortInUse,
+    /// The engine cannot make IPv6 networks (IPv6 or ip6tables disabled on its host).
+    Ipv6Unavailable,
+    /// Anything else; the message says what.
+    Other,
+}
+
 /// A failed runtime operation: what kdc asked, of which object, and the engine's answer.
-#[derive(Debug, thiserror::Error)]
-#[error("docker {op} {object}: {message}{}", hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{op} {object}: {message}")]
 pub struct ProviderError {
-    /// The operation, named like the docker CLI verb (`network create`, `run`, `volume rm`).
+    /// The operation, named like the runtime's CLI command (`docker network create`).
     pub op: &'static str,
     pub object: String,
+    pub kind: ErrorKind,
+    /// The engine's own answer.
     pub message: String,
-    pub hint: Option<String>,
 }
 
 /// Facts about the engine, gathered once.
