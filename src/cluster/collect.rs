@@ -113,7 +113,7 @@ async fn node_sections(
             Err(e) => errors.push(e),
         }
     }
-    match tokio::time::timeout(timeout, provider.inspect_container(node)).await {
+    match tokio::time::timeout(timeout, provider.describe_container(node)).await {
         Ok(Ok(v)) => sections.push(Section {
             name: format!("inspect-{node}.json"),
             content: serde_json::to_vec_pretty(&v).unwrap_or_default(),

@@ -178,10 +178,18 @@ impl Provider for Fake {
                 state: st.clone(),
                 image: c.image.clone(),
                 labels: c.labels.clone(),
+                ..Default::default()
             })
             .collect())
     }
-    async fn inspect_container(&self, _name: &str) -> Result<serde_json::Value, ProviderError> {
+    async fn container(&self, name: &str) -> Result<Option<ContainerState>, ProviderError> {
+        Ok(self
+            .list_containers("")
+            .await?
+            .into_iter()
+            .find(|c| c.name == name))
+    }
+    async fn describe_container(&self, _name: &str) -> Result<serde_json::Value, ProviderError> {
         Ok(serde_json::Value::Null)
     }
     async fn logs(&self, _name: &str, _tail: Option<usize>) -> Result<Vec<u8>, ProviderError> {

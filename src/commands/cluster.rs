@@ -274,11 +274,8 @@ pub fn apiserver_port(
     let master = plan.master().name.clone();
     let port = runtime().block_on(async {
         let docker = Docker::connect().await?;
-        let inspect = docker.inspect_container(&master).await?;
-        Ok::<_, KdcError>(published_port(
-            &inspect,
-            cluster::spec::APISERVER_CONTAINER_PORT,
-        ))
+        let node = docker.container(&master).await?;
+        Ok::<_, KdcError>(node.and_then(|n| n.host_port(cluster::spec::APISERVER_CONTAINER_PORT)))
     })?;
     match port {
         Some(p) => print(&format!("{p}\n")).map(|_| ExitCode::SUCCESS),
@@ -286,14 +283,6 @@ pub fn apiserver_port(
             "{master} publishes no API server port; is the cluster up (`kdc up`)?"
         ))),
     }
-}
-
-/// The host port bound to `port/tcp` in a `docker inspect` document.
-fn published_port(inspect: &serde_json::Value, port: u16) -> Option<u16> {
-    inspect["NetworkSettings"]["Ports"][format!("{port}/tcp")]
-        .as_array()?
-        .iter()
-        .find_map(|b| b["HostPort"].as_str()?.parse().ok())
 }
 
 pub fn doctor(global: &GlobalArgs) -> Result<ExitCode, KdcError> {

@@ -5,6 +5,7 @@
 //! hint where one is known.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
@@ -22,7 +23,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{
     ContainerSpec, ContainerState, EngineInfo, ErrorKind, ExecError, ExecOutput, NetworkSpec,
-    NetworkState, NodeExec, Privilege, Provider, ProviderError, VolumeState,
+    NetworkState, NodeExec, Privilege, Provider, ProviderError, Published, VolumeState,
 };
 
 /// A connection to a Docker engine.
@@ -442,24 +443,19 @@ impl Provider for Docker {
             .list_containers(Some(opts))
             .await
             .map_err(err("docker ps", label))?;
-        Ok(list
-            .into_iter()
-            .map(|c| ContainerState {
-                name: c
-                    .names
-                    .unwrap_or_default()
-                    .first()
-                    .map(|n| n.trim_start_matches('/').to_string())
-                    .unwrap_or_default(),
-                id: c.id.unwrap_or_default(),
-                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
-                image: c.image.unwrap_or_default(),
-                labels: to_btree(c.labels),
-            })
-            .collect())
+        Ok(list.into_iter().map(summary_state).collect())
     }
 
-    async fn inspect_container(&self, name: &str) -> Result<serde_json::Value, ProviderError> {
+    async fn container(&self, name: &str) -> Result<Option<ContainerState>, ProviderError> {
+        let c = found(
+            self.client.inspect_container(name, None).await,
+            "docker inspect",
+            name,
+        )?;
+        Ok(c.map(inspect_state))
+    }
+
+    async fn describe_container(&self, name: &str) -> Result<serde_json::Value, ProviderError> {
         let c = self
             .client
             .inspect_container(name, None)
@@ -482,6 +478,101 @@ impl Provider for Docker {
         }
         Ok(out)
     }
+}
+
+fn summary_state(c: bollard::models::ContainerSummary) -> ContainerState {
+    let published = c
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| {
+            Some(Published {
+                container_port: p.private_port,
+                host: p.ip?.parse().ok()?,
+                host_port: p.public_port?,
+            })
+        })
+        .collect();
+    let addresses = c
+        .network_settings
+        .and_then(|n| n.networks)
+        .map(|n| endpoint_addresses(n.into_values()))
+        .unwrap_or_default();
+    ContainerState {
+        name: c
+            .names
+            .unwrap_or_default()
+            .first()
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default(),
+        id: c.id.unwrap_or_default(),
+        state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+        image: c.image.unwrap_or_default(),
+        labels: to_btree(c.labels),
+        published,
+        addresses,
+    }
+}
+
+/// A container as `docker inspect` describes it. Published ports come from the configured
+/// bindings, which a stopped container keeps, except where the engine picked the host port.
+fn inspect_state(c: bollard::models::ContainerInspectResponse) -> ContainerState {
+    let config = c.config.unwrap_or_default();
+    let settings = c.network_settings.unwrap_or_default();
+    let bound = settings.ports.unwrap_or_default();
+    let configured = c
+        .host_config
+        .and_then(|h| h.port_bindings)
+        .unwrap_or_default();
+    let mut published = Vec::new();
+    for (key, bindings) in bound.into_iter().chain(configured) {
+        let Some(port) = key.strip_suffix("/tcp").and_then(|p| p.parse().ok()) else {
+            continue;
+        };
+        for b in bindings.unwrap_or_default() {
+            let host = b.host_ip.and_then(|h| h.parse().ok());
+            let host_port = b.host_port.and_then(|p| p.parse().ok());
+            if let (Some(host), Some(host_port)) = (host, host_port) {
+                let p = Published {
+                    container_port: port,
+                    host,
+                    host_port,
+                };
+                if !published.contains(&p) {
+                    published.push(p);
+                }
+            }
+        }
+    }
+    ContainerState {
+        name: c
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        id: c.id.unwrap_or_default(),
+        state: c
+            .state
+            .and_then(|s| s.status)
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        image: config.image.unwrap_or_default(),
+        labels: to_btree(config.labels),
+        published,
+        addresses: endpoint_addresses(settings.networks.unwrap_or_default().into_values()),
+    }
+}
+
+fn endpoint_addresses(endpoints: impl Iterator<Item = EndpointSettings>) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for e in endpoints {
+        for a in [e.ip_address, e.global_ipv6_address].into_iter().flatten() {
+            if let Ok(ip) = a.parse() {
+                out.push(ip);
+            }
+        }
+    }
+    out
 }
 
 fn volume_state(v: bollard::models::Volume) -> VolumeState {
@@ -602,6 +693,40 @@ impl NodeExec for Docker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `docker inspect` of a running master and of the same master stopped (Docker 20.10 keeps
+    /// the configured bindings but empties `NetworkSettings` of a stopped container).
+    #[test]
+    fn inspect_documents_become_typed_states() {
+        let running: bollard::models::ContainerInspectResponse = serde_json::from_str(
+            r#"{"Id":"0a1b","Name":"/kube-master","State":{"Status":"running"},
+                "Config":{"Image":"kdc/node:bookworm","Labels":{"io.kdc.role":"control-plane"}},
+                "HostConfig":{"PortBindings":{"6443/tcp":[{"HostIp":"127.0.0.1","HostPort":"40123"}]}},
+                "NetworkSettings":{"Ports":{"6443/tcp":[{"HostIp":"127.0.0.1","HostPort":"40123"}],"22/udp":null},
+                  "Networks":{"kubeadm-dind-net":{"IPAddress":"10.192.0.2","GlobalIPv6Address":""}}}}"#,
+        )
+        .unwrap();
+        let s = inspect_state(running);
+        assert_eq!(s.name, "kube-master");
+        assert_eq!(s.state, "running");
+        assert_eq!(s.image, "kdc/node:bookworm");
+        assert_eq!(s.host_port(6443), Some(40123));
+        assert_eq!(s.published.len(), 1, "the same binding twice is one");
+        assert_eq!(s.addresses, vec!["10.192.0.2".parse::<IpAddr>().unwrap()]);
+        let stopped: bollard::models::ContainerInspectResponse = serde_json::from_str(
+            r#"{"Id":"0a1b","Name":"/kube-master","State":{"Status":"exited"},
+                "Config":{"Image":"kdc/node:bookworm"},
+                "HostConfig":{"PortBindings":{"6443/tcp":[{"HostIp":"127.0.0.1","HostPort":"40123"}]}},
+                "NetworkSettings":{"Ports":{},"Networks":{}}}"#,
+        )
+        .unwrap();
+        let s = inspect_state(stopped);
+        assert_eq!(
+            (s.state.as_str(), s.host_port(6443)),
+            ("exited", Some(40123))
+        );
+        assert!(s.addresses.is_empty());
+    }
 
     /// Real answers of Docker 20.10 (and runc) to the requests kdc makes.
     #[test]

@@ -132,7 +132,7 @@ pub struct ContainerSpec {
 }
 
 /// A container as the engine lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ContainerState {
     pub name: String,
     pub id: String,
@@ -140,6 +140,28 @@ pub struct ContainerState {
     pub state: String,
     pub image: String,
     pub labels: BTreeMap<String, String>,
+    /// Host ports bound to the container's TCP ports.
+    pub published: Vec<Published>,
+    /// The container's addresses on its networks (empty while it is not running).
+    pub addresses: Vec<IpAddr>,
+}
+
+/// A container's TCP port bound to a host address and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub container_port: u16,
+    pub host: IpAddr,
+    pub host_port: u16,
+}
+
+impl ContainerState {
+    /// The host port bound to `container_port`, if any.
+    pub fn host_port(&self, container_port: u16) -> Option<u16> {
+        self.published
+            .iter()
+            .find(|p| p.container_port == container_port)
+            .map(|p| p.host_port)
+    }
 }
 
 /// A volume as the engine lists it.
@@ -179,7 +201,10 @@ pub trait Provider: Send + Sync {
     async fn remove_container(&self, name: &str) -> Result<(), ProviderError>;
     /// Containers, running or not, carrying `label` (a `key` or `key=value` filter).
     async fn list_containers(&self, label: &str) -> Result<Vec<ContainerState>, ProviderError>;
-    async fn inspect_container(&self, name: &str) -> Result<serde_json::Value, ProviderError>;
+    /// One container, running or not; `None` if it does not exist.
+    async fn container(&self, name: &str) -> Result<Option<ContainerState>, ProviderError>;
+    /// The runtime's own full description of a container (`docker inspect`), for dumps.
+    async fn describe_container(&self, name: &str) -> Result<serde_json::Value, ProviderError>;
     /// The container's output (its "serial console"): the last `tail` lines, or all.
     async fn logs(&self, name: &str, tail: Option<usize>) -> Result<Vec<u8>, ProviderError>;
 }
