@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::runtime::{ContainerSpec, NodeExec, Privilege, Provider, labels};
+use crate::runtime::{ContainerSpec, ExecRequest, NodeExec, Privilege, Provider, labels};
 
 /// Images kdc builds offline (`images/`).
 pub const IMAGES: [&str; 2] = ["kdc/node:bookworm", "kdc/support:bookworm"];
@@ -202,10 +202,9 @@ async fn privileged(provider: &dyn Provider, exec: &dyn NodeExec) -> Vec<Check> 
         let run = provider.run_container(&spec).await;
         let tun = match &run {
             Ok(_) => exec
-                .exec(&name, &["test", "-c", "/dev/net/tun"], None)
+                .exec(&name, ExecRequest::new(["test", "-c", "/dev/net/tun"]))
                 .await
-                .map(|o| o.code == 0)
-                .unwrap_or(false),
+                .is_ok_and(|o| o.code == 0),
             Err(_) => false,
         };
         let _ = provider.remove_container(&name).await;

@@ -16,9 +16,11 @@ pub mod events;
 pub mod images;
 pub mod interrupt;
 pub mod kubeconfig;
+pub mod node;
 pub mod plan;
 pub mod report;
 pub mod runtime;
+pub mod text;
 
 use std::process::ExitCode;
 

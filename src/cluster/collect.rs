@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use regex::bytes::Regex;
 
-use crate::runtime::{NodeExec, Provider};
+use crate::runtime::{ExecRequest, NodeExec, Provider};
 
 /// systemd units whose status and journal are collected when present in a node.
 pub const UNITS: [&str; 5] = ["kubelet", "containerd", "docker", "named", "tayga"];
@@ -67,15 +67,9 @@ async fn node_sections(
     let mut sections = Vec::new();
     let mut errors = Vec::new();
     let run = |argv: Vec<&'static str>| async move {
-        match tokio::time::timeout(timeout, exec.exec(node, &argv, None)).await {
-            Ok(Ok(out)) => Ok(out),
-            Ok(Err(e)) => Err(format!("{node}: {e}")),
-            Err(_) => Err(format!(
-                "{node}: `{}` timed out after {}s",
-                argv.join(" "),
-                timeout.as_secs()
-            )),
-        }
+        exec.exec(node, ExecRequest::new(argv).timeout(timeout))
+            .await
+            .map_err(|e| format!("{node}: {e}"))
     };
     for unit in UNITS {
         let present = matches!(run(vec!["systemctl", "cat", unit]).await, Ok(o) if o.code == 0);
@@ -124,7 +118,7 @@ async fn node_sections(
     match tokio::time::timeout(timeout, provider.logs(node, None)).await {
         Ok(Ok(log)) => sections.push(Section {
             name: format!("serial-{node}.log"),
-            content: super::strip_ansi(&String::from_utf8_lossy(&log)).into_bytes(),
+            content: crate::text::strip_ansi(&String::from_utf8_lossy(&log)).into_bytes(),
         }),
         Ok(Err(e)) => errors.push(format!("{node}: {e}")),
         Err(_) => errors.push(format!("{node}: docker logs timed out")),

@@ -11,10 +11,10 @@ pub mod spec;
 mod up;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::events::{Event, Reporter};
-use crate::runtime::{ContainerState, ExecError, NodeExec, Provider, ProviderError, labels};
+use crate::runtime::{ContainerState, ExecError, Provider, ProviderError, labels};
 
 pub use up::{Ledger, UpOptions, UpOutcome, rollback, up};
 
@@ -153,7 +153,7 @@ pub async fn down(
         step(
             reporter,
             "remove-nodes",
-            format!("Removing {n} node container{}", plural(n)),
+            format!("Removing {n} node container{}", crate::text::plural(n)),
             async { remove_containers(provider, nodes.iter().map(String::as_str)).await },
         )
         .await?;
@@ -250,77 +250,6 @@ async fn remove_containers<'a>(
 ) -> Result<(), ActionError> {
     futures_util::future::try_join_all(names.map(|n| provider.remove_container(n))).await?;
     Ok(())
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// Waits until systemd in a node has finished booting. `systemctl is-system-running --wait`
-/// answers the moment boot ends, in one exec per node instead of a poll every few hundred
-/// milliseconds (each exec costs the engine a process start, on a host that is busy booting the
-/// nodes). It returns at once while systemd is not reachable yet, hence the loop.
-pub async fn wait_for_systemd(
-    exec: &dyn NodeExec,
-    provider: &dyn Provider,
-    node: &str,
-    timeout: Duration,
-) -> Result<String, ActionError> {
-    let deadline = Instant::now() + timeout;
-    let mut last: String;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let argv = ["systemctl", "is-system-running", "--wait"];
-        match tokio::time::timeout(left, exec.exec(node, &argv, None)).await {
-            Ok(Ok(out)) => {
-                let state = out.stdout_text().trim().to_string();
-                if state == "running" || state == "degraded" {
-                    return Ok(state);
-                }
-                last = state;
-            }
-            Ok(Err(e)) => last = e.to_string(),
-            Err(_elapsed) => last = "still booting".to_string(),
-        }
-        if Instant::now() >= deadline {
-            let log = provider
-                .logs(node, Some(25))
-                .await
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            let log: String = log
-                .lines()
-                .map(|l| format!("\n    {}", strip_ansi(l)))
-                .collect();
-            return Err(ActionError::Check(format!(
-                "systemd in {node} did not come up within {}s (last state: {last}); the node's console (docker logs {node}) ends with:{log}\n  hint: check `kdc doctor` (inotify limits, privileges)",
-                timeout.as_secs()
-            )));
-        }
-        // systemd answers on D-Bus a few tens of milliseconds into boot; ask again soon.
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// Removes ANSI escape sequences (systemd colours its console).
-pub fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                for n in chars.by_ref() {
-                    if n.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            }
-        } else if c != '\r' {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

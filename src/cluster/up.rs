@@ -105,7 +105,7 @@ pub async fn up(
     let started = step(
         reporter,
         "nodes",
-        format!("Starting {n} node container{}", super::plural(n)),
+        format!("Starting {n} node container{}", crate::text::plural(n)),
         async {
             let runs = plan.nodes.iter().map(|node| {
                 start_node(
@@ -138,34 +138,21 @@ pub async fn up(
         format!(
             "Waiting for systemd in {} node{}",
             plan.nodes.len(),
-            super::plural(plan.nodes.len())
+            crate::text::plural(plan.nodes.len())
         ),
         async {
-            let waits = plan
-                .nodes
-                .iter()
-                .map(|n| super::wait_for_systemd(exec, provider, &n.name, opts.systemd_timeout));
+            let waits = plan.nodes.iter().map(|n| async {
+                crate::node::wait_for_systemd(exec, provider, &n.name, opts.systemd_timeout)
+                    .await
+                    .map_err(ActionError::Check)
+            });
             futures_util::future::try_join_all(waits).await
         },
     )
     .await?;
     for (node, state) in plan.nodes.iter().zip(states) {
-        if state == "degraded" {
-            let failed = exec
-                .exec(
-                    &node.name,
-                    &["systemctl", "--failed", "--no-legend", "--plain"],
-                    None,
-                )
-                .await
-                .map(|o| {
-                    o.stdout_text()
-                        .lines()
-                        .filter_map(|l| l.split_whitespace().next())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default();
+        if state == crate::node::Booted::Degraded {
+            let failed = crate::node::failed_units(exec, &node.name).await;
             reporter.report(&Event::Note {
                 message: format!(
                     "systemd in {} is degraded (failed units: {failed})",

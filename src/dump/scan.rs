@@ -8,6 +8,7 @@
 
 use std::io::BufRead;
 
+use crate::text::strip_escapes;
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -66,60 +67,11 @@ fn after_overwrite(raw: &[u8], ends: bool) -> Option<&[u8]> {
     memchr::memrchr(b'\r', body).map(|i| &raw[i + 1..])
 }
 
-/// Appends `raw` to `out` without ANSI escape sequences. Returns how many bytes at the end
-/// are an escape sequence that `raw` cuts off, for the caller to carry to the next piece.
-fn strip_escapes(raw: &[u8], out: &mut Vec<u8>) -> usize {
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        if b != 0x1b {
-            out.push(b);
-            i += 1;
-            continue;
-        }
-        let start = i;
-        i += 1;
-        if i >= raw.len() {
-            return raw.len() - start;
-        }
-        match raw.get(i) {
-            // CSI: parameters and intermediates, then one final byte in 0x40..=0x7e.
-            Some(b'[') => {
-                i += 1;
-                while i < raw.len() && !(0x40..=0x7e).contains(&raw[i]) {
-                    i += 1;
-                }
-                i += 1;
-            }
-            // OSC: up to BEL or ESC \.
-            Some(b']') => {
-                while i < raw.len() && raw[i] != 0x07 && raw[i] != 0x1b {
-                    i += 1;
-                }
-                i += if raw.get(i) == Some(&0x1b) { 2 } else { 1 };
-            }
-            // Any other escape: intermediates in 0x20..=0x2f, then one final byte, as in the
-            // `ESC ( B` that `tput sgr0` writes before `ESC [ m`.
-            Some(_) => {
-                while raw.get(i).is_some_and(|b| (0x20..=0x2f).contains(b)) {
-                    i += 1;
-                }
-                i += 1;
-            }
-            None => {}
-        }
-        if i > raw.len() {
-            return raw.len() - start;
-        }
-    }
-    0
-}
-
 /// Cleans one log line for marker and payload matching: drops the line end, anything a
 /// carriage return overwrote (travis), ANSI escape sequences, a CI prefix, and surrounding
 /// whitespace.
 /// Returns how many bytes at the end of `raw` are a cut-off escape sequence (see
-/// [`strip_escapes`]).
+/// [`crate::text::strip_escapes`]).
 pub(crate) fn clean_line(raw: &[u8], out: &mut Vec<u8>) -> usize {
     out.clear();
     let line = without_line_end(raw);

@@ -19,19 +19,20 @@ use bollard::query_parameters::{
     LogsOptions, RemoveContainerOptions, RemoveVolumeOptions,
 };
 use futures_util::StreamExt;
+
+use super::exec::{Stream, TIMED_OUT_CODES};
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    ContainerSpec, ContainerState, EngineInfo, ErrorKind, ExecError, ExecOutput, NetworkSpec,
-    NetworkState, NodeExec, Privilege, Provider, ProviderError, Published, VolumeState,
+    ContainerSpec, ContainerState, EngineInfo, ErrorKind, ExecError, ExecOutput, ExecRequest,
+    NetworkSpec, NetworkState, NodeExec, Privilege, Provider, ProviderError, Published,
+    VolumeState,
 };
 
 /// A connection to a Docker engine.
 #[derive(Clone)]
 pub struct Docker {
     client: bollard::Docker,
-    /// Upper bound for one command run in a node.
-    exec_timeout: Duration,
 }
 
 impl Docker {
@@ -51,16 +52,7 @@ impl Docker {
             .negotiate_version()
             .await
             .map_err(fail)?;
-        Ok(Docker {
-            client,
-            exec_timeout: Duration::from_secs(120),
-        })
-    }
-
-    /// Sets the per-command timeout of [`NodeExec::exec`].
-    pub fn with_exec_timeout(mut self, timeout: Duration) -> Docker {
-        self.exec_timeout = timeout;
-        self
+        Ok(Docker { client })
     }
 }
 
@@ -602,90 +594,114 @@ fn network_state(
 
 #[async_trait::async_trait]
 impl NodeExec for Docker {
-    async fn exec(
-        &self,
-        node: &str,
-        argv: &[&str],
-        stdin: Option<Vec<u8>>,
-    ) -> Result<ExecOutput, ExecError> {
-        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
-        let command = super::exec::command_line(node, &argv);
+    async fn exec(&self, node: &str, req: ExecRequest) -> Result<ExecOutput, ExecError> {
+        let argv = req.node_argv();
+        let command = super::exec::command_line(node, &req.argv);
         let unrunnable = |message: String| ExecError::Unrunnable {
             command: command.clone(),
             message,
         };
-        let run = async {
-            let created = self
-                .client
-                .create_exec(
-                    node,
-                    CreateExecOptions {
-                        cmd: Some(argv.clone()),
-                        attach_stdout: Some(true),
-                        attach_stderr: Some(true),
-                        attach_stdin: Some(stdin.is_some()),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| unrunnable(e.to_string()))?;
-            let started = self
-                .client
-                .start_exec(
-                    &created.id,
-                    Some(StartExecOptions {
-                        detach: false,
-                        tty: false,
-                        output_capacity: None,
-                    }),
-                )
-                .await
-                .map_err(|e| unrunnable(e.to_string()))?;
-            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-            if let StartExecResults::Attached {
-                mut output,
-                mut input,
-            } = started
-            {
-                if let Some(data) = stdin {
-                    input
-                        .write_all(&data)
-                        .await
-                        .map_err(|e| unrunnable(format!("writing stdin: {e}")))?;
-                    input
-                        .shutdown()
-                        .await
-                        .map_err(|e| unrunnable(format!("closing stdin: {e}")))?;
-                }
-                drop(input);
+        let started_at = std::time::Instant::now();
+        let created = self
+            .client
+            .create_exec(
+                node,
+                CreateExecOptions {
+                    cmd: Some(argv),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    attach_stdin: Some(req.stdin.is_some()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| unrunnable(e.to_string()))?;
+        let started = self
+            .client
+            .start_exec(
+                &created.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty: false,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(|e| unrunnable(e.to_string()))?;
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        if let StartExecResults::Attached {
+            mut output,
+            mut input,
+        } = started
+        {
+            if let Some(data) = &req.stdin {
+                input
+                    .write_all(data)
+                    .await
+                    .map_err(|e| unrunnable(format!("writing stdin: {e}")))?;
+                input
+                    .shutdown()
+                    .await
+                    .map_err(|e| unrunnable(format!("closing stdin: {e}")))?;
+            }
+            drop(input);
+            // The node's timeout(1) ends the command; this only guards against a node whose
+            // timeout did not work (no coreutils) or an engine that stopped answering.
+            let backstop = req.timeout.map(|t| t + Duration::from_secs(10));
+            let read = async {
                 while let Some(item) = output.next().await {
-                    match item.map_err(|e| unrunnable(e.to_string()))? {
+                    let (stream, bytes) = match item.map_err(|e| unrunnable(e.to_string()))? {
                         bollard::container::LogOutput::StdErr { message } => {
-                            stderr.extend_from_slice(&message)
+                            (Stream::Stderr, message)
                         }
-                        other => stdout.extend_from_slice(&other.into_bytes()),
+                        other => (Stream::Stdout, other.into_bytes()),
+                    };
+                    if let Some(tx) = &req.stream {
+                        let _ = tx.send((stream, bytes.to_vec()));
+                    }
+                    match stream {
+                        Stream::Stdout => stdout.extend_from_slice(&bytes),
+                        Stream::Stderr => stderr.extend_from_slice(&bytes),
                     }
                 }
+                Ok::<_, ExecError>(())
+            };
+            match backstop {
+                Some(limit) => match tokio::time::timeout(limit, read).await {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        return Err(unrunnable(format!(
+                            "no answer within {}s although the node should have ended it after {}s",
+                            limit.as_secs(),
+                            req.timeout.unwrap_or_default().as_secs()
+                        )));
+                    }
+                },
+                None => read.await?,
             }
-            let inspect = self
-                .client
-                .inspect_exec(&created.id)
-                .await
-                .map_err(|e| unrunnable(e.to_string()))?;
-            Ok(ExecOutput {
-                node: node.to_string(),
-                argv: argv.clone(),
-                code: inspect.exit_code.unwrap_or(-1),
-                stdout,
-                stderr,
-            })
+        }
+        let inspect = self
+            .client
+            .inspect_exec(&created.id)
+            .await
+            .map_err(|e| unrunnable(e.to_string()))?;
+        let output = ExecOutput {
+            node: node.to_string(),
+            argv: req.argv.clone(),
+            code: inspect.exit_code.unwrap_or(-1),
+            stdout,
+            stderr,
         };
-        match tokio::time::timeout(self.exec_timeout, run).await {
-            Ok(result) => result,
-            Err(_) => Err(unrunnable(format!(
-                "timed out after {}s",
-                self.exec_timeout.as_secs()
-            ))),
+        match req.timeout {
+            Some(after)
+                if TIMED_OUT_CODES.contains(&output.code) && started_at.elapsed() >= after =>
+            {
+                Err(ExecError::TimedOut {
+                    output: Box::new(output),
+                    after,
+                })
+            }
+            _ => Ok(output),
         }
     }
 }

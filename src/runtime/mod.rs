@@ -5,13 +5,14 @@
 
 pub mod docker;
 mod exec;
+pub mod fake;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-pub use exec::{ExecError, ExecOutput};
+pub use exec::{ExecError, ExecOutput, ExecRequest, OutputSender, Stream};
 
 /// Labels every kdc resource carries; state lives only in these, never in files.
 pub mod labels {
@@ -212,12 +213,7 @@ pub trait Provider: Send + Sync {
 /// Runs a command inside a node.
 #[async_trait::async_trait]
 pub trait NodeExec: Send + Sync {
-    /// Runs `argv` in `node` with optional stdin and returns its exit code and output; a
-    /// non-zero exit is not an error here (see [`ExecOutput::ok`]).
-    async fn exec(
-        &self,
-        node: &str,
-        argv: &[&str],
-        stdin: Option<Vec<u8>>,
-    ) -> Result<ExecOutput, ExecError>;
+    /// Runs the request in `node` and returns its exit code and output; a non-zero exit is not
+    /// an error here (see [`ExecOutput::ok`]), running out of time is.
+    async fn exec(&self, node: &str, req: ExecRequest) -> Result<ExecOutput, ExecError>;
 }
