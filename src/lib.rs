@@ -14,12 +14,12 @@ pub mod dump;
 pub mod error;
 pub mod events;
 pub mod images;
-pub mod interrupt;
 pub mod kubeconfig;
 pub mod node;
 pub mod plan;
 pub mod report;
 pub mod runtime;
+pub mod signal;
 pub mod text;
 
 use std::process::ExitCode;

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // First, so that a signal at any moment is a clean stop, never a half-created cluster.
+    kdc::signal::catch();
     let cli = kdc::cli::Cli::parse();
     match kdc::run(cli) {
         Ok(code) => code,

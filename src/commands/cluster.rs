@@ -34,16 +34,6 @@ fn print(text: &str) -> Result<(), KdcError> {
         })
 }
 
-/// Resolves when the process gets SIGINT or SIGTERM.
-async fn interrupted() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-
 pub fn up(global: &GlobalArgs, args: &UpArgs, env: &Env) -> Result<ExitCode, KdcError> {
     let cfg = super::load_config(global, &args.cluster, env)?;
     let plan = plan::plan(&cfg)?;
@@ -64,7 +54,7 @@ pub fn up(global: &GlobalArgs, args: &UpArgs, env: &Env) -> Result<ExitCode, Kdc
         let docker = Docker::connect().await?;
         let outcome = tokio::select! {
             r = cluster::up(&docker, &docker, &plan, &opts, cfg.skip_snapshot, &ledger, &mut rep) => r,
-            _ = interrupted() => Err(cluster::ClusterError::Interrupted),
+            _ = crate::signal::interrupted() => Err(cluster::ClusterError::Interrupted),
         };
         if outcome.is_err() {
             if args.retain {

@@ -231,7 +231,6 @@ fn staged_split(
     args: &SplitArgs,
     split: impl FnOnce(Box<dyn BufRead>, &mut DirSink) -> (Option<Vec<BlobReport>>, Vec<DumpError>),
 ) -> Result<ExitCode, KdcError> {
-    crate::interrupt::catch();
     let input = open_input(args.input.as_deref())?;
     let io_err = |path: &Path| {
         let path = path.to_path_buf();

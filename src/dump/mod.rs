@@ -124,7 +124,7 @@ impl DumpError {
 /// to stop.
 pub(crate) fn fill<R: std::io::BufRead>(input: &mut R) -> Result<&[u8], DumpError> {
     loop {
-        if crate::interrupt::requested() {
+        if crate::signal::requested() {
             return Err(DumpError::Interrupted);
         }
         match input.fill_buf() {

@@ -69,7 +69,7 @@ impl Budget {
 
 /// A lzma bomb can write gigabytes between two reads of the log, so writes check for Ctrl-C too.
 fn stop_if_interrupted() -> Result<(), DumpError> {
-    if crate::interrupt::requested() {
+    if crate::signal::requested() {
         Err(DumpError::Interrupted)
     } else {
         Ok(())
