@@ -12,7 +12,7 @@ pub mod config;
 pub mod doctor;
 pub mod dump;
 pub mod error;
-pub mod events;
+
 pub mod images;
 pub mod kubeconfig;
 pub mod node;
@@ -26,19 +26,54 @@ use std::process::ExitCode;
 
 pub use error::KdcError;
 
-/// What a command needs from the process: taken once in `main`, never read again.
-#[derive(Debug, Clone)]
+/// What a command needs from the process: taken once in `main`, never read again. Only `Env`
+/// reads the environment; everything below gets values from it.
+#[derive(Debug, Clone, Default)]
 pub struct Env {
     pub vars: Vec<(String, String)>,
     pub cwd: std::path::PathBuf,
+    pub stderr_is_terminal: bool,
 }
 
 impl Env {
     /// The real process environment and working directory.
     pub fn from_process() -> Env {
+        use std::io::IsTerminal;
         Env {
             vars: std::env::vars().collect(),
             cwd: std::env::current_dir().unwrap_or_default(),
+            stderr_is_terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A variable's value; empty counts as unset, as in the original's `[[ $X ]]` tests.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether a variable is set to a true value: `CI=false` and `CI=0` are not CI.
+    pub fn flag(&self, name: &str) -> bool {
+        self.var(name).is_some_and(|v| {
+            !matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "false" | "0" | "no" | "n" | "off"
+            )
+        })
+    }
+
+    /// What the terminal reporter needs to choose its style.
+    pub fn terminal_facts(&self, quiet: bool, verbosity: u8) -> report::terminal::Facts {
+        report::terminal::Facts {
+            quiet,
+            stderr_is_terminal: self.stderr_is_terminal,
+            ci: self.flag("CI"),
+            dumb: self.var("TERM") == Some("dumb"),
+            no_color: self.var("NO_COLOR").is_some(),
+            verbosity,
         }
     }
 }

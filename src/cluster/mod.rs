@@ -6,78 +6,95 @@
 //! through the [`Provider`] and [`NodeExec`] seams; all state is in container, volume and network
 //! labels, so every command works from the labels alone.
 
-pub mod collect;
+pub mod action;
+pub mod actions;
+
+pub mod ledger;
 pub mod spec;
-mod up;
+pub mod summary;
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
-use crate::events::{Event, Reporter};
-use crate::runtime::{ContainerState, ExecError, Provider, ProviderError, labels};
+use crate::plan::Plan;
+use crate::report::Emitter;
+use crate::runtime::{ContainerState, NodeExec, Privilege, Provider, ProviderError, labels};
+use crate::signal::Stop;
 
-pub use up::{Ledger, UpOptions, UpOutcome, rollback, up};
+pub use action::{
+    Action, ActionContext, ActionError, ClusterError, UpOptions, UpState, run_actions, step,
+};
+pub use ledger::{Created, Ledger};
 
-/// Why an action failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ActionError {
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
-    #[error(transparent)]
-    Exec(#[from] ExecError),
-    /// A condition kdc checked itself, with the fix in the message.
-    #[error("{0}")]
-    Check(String),
+/// What `up` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpOutcome {
+    /// The host port of the API server.
+    pub apiserver_port: u16,
+    /// Every node volume existed, so the nodes restarted from their volumes.
+    pub restarted: bool,
+    pub privilege: Privilege,
 }
 
-/// A failed cluster command: which action failed, and why.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    #[error("{detail} failed")]
-    Action {
-        detail: String,
-        #[source]
-        source: ActionError,
-    },
-    #[error("interrupted")]
-    Interrupted,
-}
+/// Brings up the cluster's machines: the image, the network, the volumes, the node containers
+/// (all at once), systemd in each. Stops at the first error or a stop request; then everything
+/// this run created is removed again — unless `retain`, which keeps it all for debugging.
+pub async fn up(
+    provider: &dyn Provider,
+    exec: &dyn NodeExec,
+    plan: &Plan,
+    options: &UpOptions,
+    events: &Emitter,
+    stop: &Stop,
+) -> Result<UpOutcome, ClusterError> {
+    let ledger = Ledger::default();
+    let stale = node_names(provider, &plan.cluster.label)
+        .await
+        .map_err(|e| ClusterError::Action {
+            detail: "listing the cluster's nodes".into(),
+            source: e.into(),
+        })?;
+    let mut actions: Vec<Box<dyn Action>> =
+        vec![Box::new(actions::Image), Box::new(actions::Network)];
+    if !stale.is_empty() {
+        actions.push(Box::new(actions::RemoveOldNodes(stale)));
+    }
+    actions.push(Box::new(actions::Volumes));
+    actions.push(Box::new(actions::Nodes));
+    actions.push(Box::new(actions::Systemd));
 
-/// Runs one named action, reporting its start and end.
-pub(crate) async fn step<T, F>(
-    reporter: &mut dyn Reporter,
-    name: &'static str,
-    detail: String,
-    f: F,
-) -> Result<T, ClusterError>
-where
-    F: std::future::Future<Output = Result<T, ActionError>>,
-{
-    reporter.report(&Event::ActionStarted {
-        name,
-        detail: detail.clone(),
-    });
-    let start = Instant::now();
-    let result = f.await;
-    let elapsed = start.elapsed();
-    let error = result.as_ref().err().map(ToString::to_string);
-    reporter.report(&Event::ActionFinished {
-        name,
-        detail: detail.clone(),
-        elapsed,
-        error,
-    });
-    result.map_err(|source| ClusterError::Action {
-        detail: lowercase_first(&detail),
-        source,
-    })
-}
-
-fn lowercase_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_lowercase().chain(c).collect())
-        .unwrap_or_default()
+    let mut cx = ActionContext {
+        provider,
+        exec,
+        plan,
+        options,
+        ledger: &ledger,
+        events: events.clone(),
+        stop: stop.clone(),
+        state: UpState::default(),
+    };
+    match run_actions(&actions, &mut cx).await {
+        Ok(()) => Ok(UpOutcome {
+            apiserver_port: cx.state.apiserver_port.expect("the volumes action ran"),
+            restarted: cx.state.restarted,
+            privilege: cx.state.privilege.expect("the nodes action ran"),
+        }),
+        Err(e) => {
+            if options.retain {
+                let kept: Vec<String> = ledger.entries().iter().map(ToString::to_string).collect();
+                if !kept.is_empty() {
+                    events.note(format!(
+                        "keeping what was created (--retain): {}; remove it with `kdc clean`",
+                        kept.join(", ")
+                    ));
+                }
+            } else {
+                for problem in ledger.rollback(provider).await {
+                    events.warn(format!("cleanup: {problem}"));
+                }
+            }
+            Err(e)
+        }
+    }
 }
 
 /// A cluster as found from labels.
@@ -103,7 +120,10 @@ fn is_node(c: &ContainerState) -> bool {
 }
 
 /// Names of the cluster's node containers (not its support containers), running or not.
-async fn node_names(provider: &dyn Provider, label: &str) -> Result<Vec<String>, ProviderError> {
+pub(crate) async fn node_names(
+    provider: &dyn Provider,
+    label: &str,
+) -> Result<Vec<String>, ProviderError> {
     let all = provider
         .list_containers(&spec::cluster_filter(label))
         .await?;
@@ -139,10 +159,10 @@ pub async fn status(provider: &dyn Provider) -> Result<Vec<ClusterStatus>, Provi
 pub async fn down(
     provider: &dyn Provider,
     label: &str,
-    reporter: &mut dyn Reporter,
+    events: &Emitter,
 ) -> Result<usize, ClusterError> {
     let nodes = step(
-        reporter,
+        events,
         "list",
         format!("Finding nodes of cluster {label}"),
         async { Ok(node_names(provider, label).await?) },
@@ -151,7 +171,7 @@ pub async fn down(
     let n = nodes.len();
     if n > 0 {
         step(
-            reporter,
+            events,
             "remove-nodes",
             format!("Removing {n} node container{}", crate::text::plural(n)),
             async { remove_containers(provider, nodes.iter().map(String::as_str)).await },
@@ -174,11 +194,11 @@ pub struct Cleaned {
 pub async fn clean(
     provider: &dyn Provider,
     label: &str,
-    reporter: &mut dyn Reporter,
+    events: &Emitter,
 ) -> Result<Cleaned, ClusterError> {
     let filter = spec::cluster_filter(label);
     step(
-        reporter,
+        events,
         "clean",
         format!("Removing cluster {label}"),
         async {
@@ -244,7 +264,7 @@ pub async fn all_labels(provider: &dyn Provider) -> Result<Vec<String>, Provider
     Ok(set.into_iter().collect())
 }
 
-async fn remove_containers<'a>(
+pub(crate) async fn remove_containers<'a>(
     provider: &dyn Provider,
     names: impl Iterator<Item = &'a str>,
 ) -> Result<(), ActionError> {

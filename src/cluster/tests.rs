@@ -9,10 +9,11 @@ use std::error::Error as _;
 use super::*;
 use crate::cluster::spec::HostFacts;
 use crate::config::{Inputs, resolve};
-use crate::events::Recorder;
 use crate::plan::Plan;
+use crate::report::{EventKind, Recorder};
 use crate::runtime::fake::Fake;
 use crate::runtime::{ContainerSpec, NetworkState, Privilege, VolumeState};
+use crate::signal::Stop;
 
 fn plan_for(vars: &[(&str, &str)]) -> Plan {
     crate::plan::plan(
@@ -27,6 +28,8 @@ fn opts() -> UpOptions {
     UpOptions {
         host: HostFacts { lib_modules: false },
         systemd_timeout: Duration::from_millis(500),
+        skip_snapshot: false,
+        retain: false,
     }
 }
 
@@ -34,23 +37,41 @@ fn fake_with_image(plan: &Plan) -> Fake {
     Fake::with_image(&plan.image)
 }
 
-async fn run_up(
+async fn run_up(f: &Fake, plan: &Plan) -> (Result<UpOutcome, ClusterError>, Recorder) {
+    run_up_with(f, plan, &opts(), &Stop::manual()).await
+}
+
+async fn run_up_with(
     f: &Fake,
     plan: &Plan,
-    ledger: &Ledger,
+    options: &UpOptions,
+    stop: &Stop,
 ) -> (Result<UpOutcome, ClusterError>, Recorder) {
-    let mut rec = Recorder::default();
-    let r = up(f, f, plan, &opts(), false, ledger, &mut rec).await;
+    let (events, rec) = Recorder::emitter();
+    let r = up(f, f, plan, options, &events, stop).await;
     (r, rec)
 }
 
-fn started(rec: &Recorder) -> Vec<&'static str> {
-    rec.0
-        .iter()
-        .filter_map(|e| match e {
-            Event::ActionStarted { name, .. } => Some(*name),
-            _ => None,
-        })
+fn started(rec: &Recorder) -> Vec<String> {
+    rec.actions_started()
+}
+
+/// The engine's mutating calls, without the commands run in nodes.
+fn engine_calls(f: &Fake) -> Vec<String> {
+    f.calls()
+        .into_iter()
+        .filter(|c| !c.starts_with("exec "))
+        .collect()
+}
+
+/// Containers, volumes and networks the fake engine holds.
+fn left(f: &Fake) -> Vec<String> {
+    let s = f.state();
+    s.containers
+        .keys()
+        .chain(s.volumes.keys())
+        .chain(s.networks.keys())
+        .cloned()
         .collect()
 }
 
@@ -58,8 +79,7 @@ fn started(rec: &Recorder) -> Vec<&'static str> {
 async fn fresh_up_creates_network_and_volumes_then_all_nodes() {
     let plan = plan_for(&[("APISERVER_PORT", "40123")]);
     let f = fake_with_image(&plan);
-    let ledger = Ledger::default();
-    let (r, rec) = run_up(&f, &plan, &ledger).await;
+    let (r, rec) = run_up(&f, &plan).await;
     let out = r.unwrap();
     assert_eq!(
         out,
@@ -73,11 +93,7 @@ async fn fresh_up_creates_network_and_volumes_then_all_nodes() {
         started(&rec),
         vec!["image", "network", "volumes", "nodes", "systemd"]
     );
-    let calls: Vec<String> = f
-        .calls()
-        .into_iter()
-        .filter(|c| !c.starts_with("exec "))
-        .collect();
+    let calls = engine_calls(&f);
     assert_eq!(calls[0], "network create kubeadm-dind-net");
     assert_eq!(
         &calls[1..4],
@@ -102,11 +118,6 @@ async fn fresh_up_creates_network_and_volumes_then_all_nodes() {
         s.volumes["kubeadm-dind-kube-master"].labels["io.kdc.apiserver-port"],
         "40123"
     );
-    assert_eq!(
-        ledger.lock().unwrap().len(),
-        7,
-        "network, 3 volumes, 3 containers recorded for rollback"
-    );
 }
 
 #[tokio::test]
@@ -114,14 +125,12 @@ async fn refused_privileged_mode_falls_back_to_capabilities_and_says_so() {
     let plan = plan_for(&[]);
     let mut f = fake_with_image(&plan);
     f.refuse_privileged = true;
-    let (r, rec) = run_up(&f, &plan, &Ledger::default()).await;
+    let (r, rec) = run_up(&f, &plan).await;
     assert_eq!(r.unwrap().privilege, Privilege::AllCapsButSysResource);
-    assert!(rec.0.iter().any(|e| matches!(e, Event::Note { message } if message.contains("refused privileged containers (OCI runtime create failed: unable to apply caps"))));
-    let calls: Vec<String> = f
-        .calls()
-        .into_iter()
-        .filter(|c| !c.starts_with("exec "))
-        .collect();
+    assert!(rec.notes().iter().any(|m| m.contains(
+        "refused privileged containers (OCI runtime create failed: unable to apply caps"
+    )));
+    let calls = engine_calls(&f);
     assert_eq!(
         calls.iter().filter(|c| c.ends_with("refused")).count(),
         3,
@@ -141,25 +150,23 @@ async fn a_recorded_refusal_skips_the_privileged_attempt_next_time() {
     let plan = plan_for(&[]);
     let mut f = fake_with_image(&plan);
     f.refuse_privileged = true;
-    run_up(&f, &plan, &Ledger::default()).await.0.unwrap();
+    run_up(&f, &plan).await.0.unwrap();
     assert_eq!(
         f.state().volumes["kdc-engine"].labels["io.kdc.privileged"],
         "refused"
     );
     f.state().calls.clear();
-    let (r, rec) = run_up(&f, &plan, &Ledger::default()).await;
+    let (r, rec) = run_up(&f, &plan).await;
     assert_eq!(r.unwrap().privilege, Privilege::AllCapsButSysResource);
-    let calls: Vec<String> = f
-        .calls()
-        .into_iter()
-        .filter(|c| !c.starts_with("exec "))
-        .collect();
+    let calls = engine_calls(&f);
     assert!(!calls.iter().any(|c| c.ends_with("refused")), "{calls:?}");
-    assert!(rec.0.iter().any(
-        |e| matches!(e, Event::Note { message } if message.contains("docker volume rm kdc-engine"))
-    ));
-    let mut r2 = Recorder::default();
-    clean(&f, &plan.cluster.label, &mut r2).await.unwrap();
+    assert!(
+        rec.notes()
+            .iter()
+            .any(|m| m.contains("docker volume rm kdc-engine"))
+    );
+    let (events, _) = Recorder::emitter();
+    clean(&f, &plan.cluster.label, &events).await.unwrap();
     assert!(
         f.state().volumes.contains_key("kdc-engine"),
         "engine facts survive clean"
@@ -170,20 +177,16 @@ async fn a_recorded_refusal_skips_the_privileged_attempt_next_time() {
 async fn second_up_restarts_from_volumes_and_keeps_the_port() {
     let plan = plan_for(&[]);
     let f = fake_with_image(&plan);
-    let (r1, _) = run_up(&f, &plan, &Ledger::default()).await;
+    let (r1, _) = run_up(&f, &plan).await;
     let first = r1.unwrap();
     f.state().calls.clear();
-    let mut rec = Recorder::default();
-    down(&f, &plan.cluster.label, &mut rec).await.unwrap();
-    let (r2, rec2) = run_up(&f, &plan, &Ledger::default()).await;
+    let (events, _) = Recorder::emitter();
+    down(&f, &plan.cluster.label, &events).await.unwrap();
+    let (r2, rec2) = run_up(&f, &plan).await;
     let second = r2.unwrap();
     assert!(second.restarted);
     assert_eq!(second.apiserver_port, first.apiserver_port);
-    let calls: Vec<String> = f
-        .calls()
-        .into_iter()
-        .filter(|c| !c.starts_with("exec "))
-        .collect();
+    let calls = engine_calls(&f);
     assert!(
         !calls
             .iter()
@@ -191,7 +194,7 @@ async fn second_up_restarts_from_volumes_and_keeps_the_port() {
         "{calls:?}"
     );
     assert!(
-        !started(&rec2).contains(&"remove-old-nodes"),
+        !started(&rec2).iter().any(|a| a == "remove-old-nodes"),
         "down removed them already"
     );
 }
@@ -200,10 +203,10 @@ async fn second_up_restarts_from_volumes_and_keeps_the_port() {
 async fn up_on_a_running_cluster_replaces_its_nodes() {
     let plan = plan_for(&[]);
     let f = fake_with_image(&plan);
-    run_up(&f, &plan, &Ledger::default()).await.0.unwrap();
-    let (r, rec) = run_up(&f, &plan, &Ledger::default()).await;
+    run_up(&f, &plan).await.0.unwrap();
+    let (r, rec) = run_up(&f, &plan).await;
     assert!(r.unwrap().restarted);
-    assert!(started(&rec).contains(&"remove-old-nodes"));
+    assert!(started(&rec).iter().any(|a| a == "remove-old-nodes"));
     assert_eq!(f.state().containers.len(), 3);
 }
 
@@ -219,7 +222,7 @@ async fn network_with_other_subnets_is_an_error_naming_both() {
             labels: BTreeMap::new(),
         },
     );
-    let (r, _) = run_up(&f, &plan, &Ledger::default()).await;
+    let (r, _) = run_up(&f, &plan).await;
     let msg = crate::error::DisplayChain(&r.unwrap_err()).to_string();
     assert!(
         msg.starts_with("error: creating network kubeadm-dind-net failed\ncaused by:"),
@@ -243,18 +246,28 @@ async fn failure_rolls_back_everything_created_and_nothing_else() {
             labels: BTreeMap::new(),
         },
     );
-    let ledger = Ledger::default();
-    let (r, rec) = run_up(&f, &plan, &ledger).await;
-    assert!(r.is_err());
-    assert!(rec.0.iter().any(|e| matches!(
-        e,
-        Event::ActionFinished {
-            name: "nodes",
+    let (r, rec) = run_up(&f, &plan).await;
+    let msg = crate::error::DisplayChain(&r.unwrap_err()).to_string();
+    assert!(
+        msg.contains(
+            "starting 3 node containers failed\ncaused by:\n  - docker start kube-node-2: boom"
+        ),
+        "{msg}"
+    );
+    assert!(rec.events().iter().any(|e| matches!(
+        &e.kind,
+        EventKind::ActionFinished {
+            name,
             error: Some(_),
             ..
-        }
+        } if name == "nodes"
     )));
-    assert!(rollback(&f, &ledger).await.is_empty());
+    assert!(
+        !rec.events()
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Warning { .. })),
+        "the rollback met no problem"
+    );
     let s = f.state();
     assert!(
         s.containers.is_empty() && s.networks.is_empty(),
@@ -269,7 +282,7 @@ async fn failure_rolls_back_everything_created_and_nothing_else() {
 async fn missing_image_stops_before_creating_anything() {
     let plan = plan_for(&[]);
     let f = Fake::default();
-    let (r, _) = run_up(&f, &plan, &Ledger::default()).await;
+    let (r, _) = run_up(&f, &plan).await;
     assert!(
         r.unwrap_err()
             .source()
@@ -285,7 +298,7 @@ async fn systemd_timeout_reports_the_console_tail_without_colour_codes() {
     let plan = plan_for(&[("NUM_NODES", "0")]);
     let mut f = fake_with_image(&plan);
     f.handler = Arc::new(|_, _| Ok((0, "starting\n".into(), String::new())));
-    let (r, _) = run_up(&f, &plan, &Ledger::default()).await;
+    let (r, _) = run_up(&f, &plan).await;
     let msg = r.unwrap_err().source().unwrap().to_string();
     assert!(
         msg.contains("systemd in kube-master did not come up within 0s (last state: starting)"),
@@ -302,8 +315,8 @@ async fn down_removes_only_this_clusters_nodes_and_clean_removes_all_it_owns() {
     let a = plan_for(&[]);
     let b = plan_for(&[("CLUSTER_ID", "20")]);
     let f = fake_with_image(&a);
-    run_up(&f, &a, &Ledger::default()).await.0.unwrap();
-    run_up(&f, &b, &Ledger::default()).await.0.unwrap();
+    run_up(&f, &a).await.0.unwrap();
+    run_up(&f, &b).await.0.unwrap();
     // A foreign container carrying only the legacy bare label key must survive.
     let foreign = ContainerSpec {
         name: "foreign".into(),
@@ -311,8 +324,8 @@ async fn down_removes_only_this_clusters_nodes_and_clean_removes_all_it_owns() {
         ..Default::default()
     };
     f.run_container(&foreign).await.unwrap();
-    let mut rec = Recorder::default();
-    assert_eq!(down(&f, &a.cluster.label, &mut rec).await.unwrap(), 3);
+    let (events, _) = Recorder::emitter();
+    assert_eq!(down(&f, &a.cluster.label, &events).await.unwrap(), 3);
     {
         let s = f.state();
         assert!(
@@ -329,7 +342,7 @@ async fn down_removes_only_this_clusters_nodes_and_clean_removes_all_it_owns() {
         all_labels(&f).await.unwrap(),
         vec!["cluster-20".to_string(), a.cluster.label.clone()]
     );
-    let cleaned = clean(&f, "cluster-20", &mut rec).await.unwrap();
+    let cleaned = clean(&f, "cluster-20", &events).await.unwrap();
     assert_eq!(cleaned.containers.len(), 3);
     assert_eq!(cleaned.volumes.len(), 3);
     assert_eq!(
@@ -345,7 +358,7 @@ async fn down_removes_only_this_clusters_nodes_and_clean_removes_all_it_owns() {
 async fn status_groups_nodes_by_cluster_master_first() {
     let plan = plan_for(&[("DIND_LABEL", "third")]);
     let f = fake_with_image(&plan);
-    run_up(&f, &plan, &Ledger::default()).await.0.unwrap();
+    run_up(&f, &plan).await.0.unwrap();
     let st = status(&f).await.unwrap();
     assert_eq!(st.len(), 1);
     assert_eq!(st[0].label, "third");
@@ -357,5 +370,81 @@ async fn status_groups_nodes_by_cluster_master_first() {
             "kube-node-1-third",
             "kube-node-2-third"
         ]
+    );
+}
+
+/// An engine that acted on a request whose answer never arrived (a reset connection, an
+/// interrupt): what it made must still be removed, so every resource is recorded before it is
+/// requested — the volumes too.
+#[tokio::test]
+async fn resources_whose_answer_was_lost_are_rolled_back_too() {
+    for lost in [
+        "kubeadm-dind-net",
+        "kubeadm-dind-kube-node-1",
+        "kubeadm-dind-kube-node-2",
+        "kube-node-1",
+    ] {
+        let plan = plan_for(&[]);
+        let mut f = fake_with_image(&plan);
+        f.lose_answer = vec![lost.to_string()];
+        let (r, _) = run_up(&f, &plan).await;
+        let err = r.unwrap_err();
+        let chain = crate::error::DisplayChain(&err).to_string();
+        assert!(chain.contains("connection reset"), "{lost}: {chain}");
+        assert_eq!(left(&f), Vec::<String>::new(), "{lost} leaked");
+    }
+}
+
+/// A stop request (a signal) during `up` lets the engine requests in flight finish, ends before
+/// the next step or while waiting, and removes everything this run created.
+#[tokio::test]
+async fn a_stop_request_ends_up_and_removes_what_it_made() {
+    let plan = plan_for(&[]);
+    let mut f = fake_with_image(&plan);
+    let stop = Stop::manual();
+    let asked = stop.clone();
+    // systemd never finishes booting; the first question about it is when the user gives up.
+    f.handler = Arc::new(move |_, _| {
+        asked.request();
+        Ok((0, "starting\n".into(), String::new()))
+    });
+    let options = UpOptions {
+        systemd_timeout: Duration::from_secs(600),
+        ..opts()
+    };
+    let started_at = std::time::Instant::now();
+    let (r, _) = run_up_with(&f, &plan, &options, &stop).await;
+    assert!(matches!(r, Err(ClusterError::Interrupted)), "{r:?}");
+    assert!(started_at.elapsed() < Duration::from_secs(5));
+    assert_eq!(left(&f), Vec::<String>::new());
+}
+
+/// With --retain a failed `up` removes nothing and says what it kept.
+#[tokio::test]
+async fn retain_keeps_what_was_created() {
+    let plan = plan_for(&[]);
+    let mut f = fake_with_image(&plan);
+    f.fail_start = vec!["kube-node-2".into()];
+    let options = UpOptions {
+        retain: true,
+        ..opts()
+    };
+    let (r, rec) = run_up_with(&f, &plan, &options, &Stop::manual()).await;
+    assert!(matches!(r, Err(ClusterError::Action { .. })), "{r:?}");
+    let kept = left(&f);
+    for want in [
+        "kube-master",
+        "kube-node-1",
+        "kubeadm-dind-net",
+        "kubeadm-dind-kube-node-2",
+    ] {
+        assert!(kept.iter().any(|k| k == want), "{want} in {kept:?}");
+    }
+    assert!(
+        rec.notes()
+            .iter()
+            .any(|n| n.starts_with("keeping what was created (--retain): network kubeadm-dind-net, volume kubeadm-dind-kube-master")),
+        "{:?}",
+        rec.notes()
     );
 }

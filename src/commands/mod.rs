@@ -1,25 +1,33 @@
-//! One function per command: gather inputs, do the work, print results to stdout.
+//! Glue: one function per command that parses its inputs, calls the library and prints. What
+//! every command shares — the reporter on stderr, the configuration, the async runtime, the
+//! engine connection, writing stdout — is in [`Ctx`].
 
 mod cluster;
 mod dump;
 mod plan;
 
+use std::future::Future;
+use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, ClusterArgs, Command, GetCommand, GlobalArgs, ImageCommand};
 use crate::config::{self, Inputs};
+use crate::plan::Plan;
+use crate::report::{Emitter, Terminal};
+use crate::runtime::docker::Docker;
 use crate::{Env, KdcError};
 
 /// Dispatches a parsed command line.
 pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
-    match cli.command {
-        Command::Plan(args) => plan::run(&cli.global, &args, env),
-        Command::Up(args) => cluster::up(&cli.global, &args, env),
-        Command::Down(args) => cluster::down(&cli.global, &args, env),
-        Command::Clean(args) => cluster::clean(&cli.global, &args, env),
-        Command::Status | Command::Get(GetCommand::Clusters) => cluster::status(&cli.global),
-        Command::ApiserverPort(args) => cluster::apiserver_port(&cli.global, &args, env),
-        Command::Doctor => cluster::doctor(&cli.global),
+    let cx = Ctx::new(&cli.global, env);
+    let result = match cli.command {
+        Command::Plan(args) => plan::run(&cx, &args),
+        Command::Up(args) => cluster::up(&cx, &args),
+        Command::Down(args) => cluster::down(&cx, &args),
+        Command::Clean(args) => cluster::clean(&cx, &args),
+        Command::Status | Command::Get(GetCommand::Clusters) => cluster::status(&cx),
+        Command::ApiserverPort(args) => cluster::apiserver_port(&cx, &args),
+        Command::Doctor => cluster::doctor(&cx),
         Command::Image(ImageCommand::Build {
             which,
             force,
@@ -28,28 +36,109 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
             crate::images::build(which, force, from_registry)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Dump(args) => dump::dump(&cli.global, &args, env),
-        Command::Dump64(args) => dump::dump64(&cli.global, &args, env),
-        Command::SplitDump(args) => dump::split_dump(&cli.global, &args),
-        Command::SplitDump64(args) => dump::split_dump64(&cli.global, &args),
-    }
+        Command::Dump(args) => dump::dump(&cx, &args),
+        Command::Dump64(args) => dump::dump64(&cx, &args),
+        Command::SplitDump(args) => dump::split(&cx, &args, crate::dump::stage::Input::Text),
+        Command::SplitDump64(args) => dump::split(&cx, &args, crate::dump::stage::Input::Log),
+    };
+    cx.events.finish().map_err(|e| KdcError::Io {
+        what: e.what,
+        source: e
+            .source
+            .unwrap_or_else(|| std::io::Error::other("reporter")),
+    })?;
+    result
 }
 
-/// Resolves the configuration (flags > environment > file > defaults) and prints warnings.
-pub fn load_config(
-    global: &GlobalArgs,
-    cluster: &ClusterArgs,
-    env: &Env,
-) -> Result<config::Config, KdcError> {
-    let mut inputs = Inputs::default()
-        .with_env(env.vars.iter().map(|(k, v)| (k, v)))
-        .with_file(global.config.as_deref(), &env.cwd);
-    cluster.apply(&mut inputs);
-    let resolved = config::resolve(&inputs)?;
-    if !global.quiet {
-        for w in &resolved.warnings {
-            eprintln!("warning: {w}");
+/// What a command works with.
+pub struct Ctx<'a> {
+    pub global: &'a GlobalArgs,
+    pub env: &'a Env,
+    /// Progress, notes and warnings for stderr.
+    pub events: Emitter,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(global: &'a GlobalArgs, env: &'a Env) -> Ctx<'a> {
+        let facts = env.terminal_facts(global.quiet, global.verbose);
+        Ctx {
+            global,
+            env,
+            events: Emitter::new(Terminal::stderr(&facts)),
         }
     }
-    Ok(resolved.config)
+
+    /// The configuration: flags > environment > file > defaults; warnings go to the reporter.
+    pub fn config(&self, cluster: &ClusterArgs) -> Result<config::Config, KdcError> {
+        let mut inputs = Inputs::default()
+            .with_env(self.env.vars.iter().map(|(k, v)| (k, v)))
+            .with_file(self.global.config.as_deref(), &self.env.cwd);
+        cluster.apply(&mut inputs);
+        let resolved = config::resolve(&inputs)?;
+        for w in &resolved.warnings {
+            self.events.warn(w.clone());
+        }
+        Ok(resolved.config)
+    }
+
+    /// The configured cluster's plan.
+    pub fn plan(&self, cluster: &ClusterArgs) -> Result<Plan, KdcError> {
+        Ok(crate::plan::plan(&self.config(cluster)?)?)
+    }
+
+    /// Runs async work to completion on the one runtime kdc uses (two worker threads: the
+    /// machines it runs on have two cores).
+    pub fn block_on<T>(
+        &self,
+        work: impl Future<Output = Result<T, KdcError>>,
+    ) -> Result<T, KdcError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|source| KdcError::Io {
+                what: "the async runtime (threads, timers)".into(),
+                source,
+            })?;
+        rt.block_on(work)
+    }
+
+    /// Like [`Ctx::block_on`] for work that can be dropped at any point (it only reads): a
+    /// signal ends it at once with exit 130.
+    pub fn block_on_interruptible<T>(
+        &self,
+        work: impl Future<Output = Result<T, KdcError>>,
+    ) -> Result<T, KdcError> {
+        self.block_on(async {
+            tokio::select! {
+                r = work => r,
+                _ = crate::signal::interrupted() => Err(KdcError::Interrupted),
+            }
+        })
+    }
+
+    /// Connects to the Docker engine.
+    pub async fn engine(&self) -> Result<Docker, KdcError> {
+        Ok(Docker::connect().await?)
+    }
+
+    /// Writes a result to stdout.
+    pub fn print(&self, text: &str) -> Result<(), KdcError> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|source| KdcError::Io {
+                what: "stdout".into(),
+                source,
+            })
+    }
+
+    /// Writes a result to stdout as pretty JSON.
+    pub fn print_json(&self, value: &impl serde::Serialize) -> Result<(), KdcError> {
+        let text = serde_json::to_string_pretty(value).map_err(|e| KdcError::Io {
+            what: "JSON for stdout".into(),
+            source: std::io::Error::other(e),
+        })?;
+        self.print(&(text + "\n"))
+    }
 }

@@ -1,102 +1,17 @@
 //! `kdc plan`: print the cluster plan without touching Docker.
 
-use std::fmt::Write as _;
-use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, PlanArgs};
-use crate::plan::{self, Plan};
-use crate::{Env, KdcError};
+use super::Ctx;
+use crate::KdcError;
+use crate::cli::PlanArgs;
 
-pub fn run(global: &GlobalArgs, args: &PlanArgs, env: &Env) -> Result<ExitCode, KdcError> {
-    let cfg = super::load_config(global, &args.cluster, env)?;
-    let plan = plan::plan(&cfg)?;
-    let text = if global.json {
-        serde_json::to_string_pretty(&plan).expect("a plan serialises") + "\n"
+pub fn run(cx: &Ctx<'_>, args: &PlanArgs) -> Result<ExitCode, KdcError> {
+    let plan = cx.plan(&args.cluster)?;
+    if cx.global.json {
+        cx.print_json(&plan)?;
     } else {
-        render(&plan)
-    };
-    std::io::stdout()
-        .write_all(text.as_bytes())
-        .map_err(|source| KdcError::Io {
-            what: "the plan to stdout".into(),
-            source,
-        })?;
+        cx.print(&crate::cluster::summary::render(&plan, None))?;
+    }
     Ok(ExitCode::SUCCESS)
-}
-
-fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The human-readable plan: the original's "Cluster Info" lines, then the details.
-pub fn render(p: &Plan) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "Network Mode: {}", p.ip_mode);
-    let _ = writeln!(s, "Cluster context: {}", p.cluster.context);
-    let _ = writeln!(s, "Cluster ID: {}", p.cluster.id);
-    let _ = writeln!(s, "Cluster label: {}", p.cluster.label);
-    let _ = writeln!(
-        s,
-        "Management CIDR(s): {}",
-        join(&p.network.subnets[..p.nodes[0].addresses.len()])
-    );
-    let fam = if p.service_cidr.addr().is_ipv4() {
-        "ipv4"
-    } else {
-        "ipv6"
-    };
-    let _ = writeln!(s, "Service CIDR/mode: {}/{fam}", p.service_cidr);
-    let _ = writeln!(s, "Pod CIDR(s): {}", join(&p.pod_cidrs));
-    let _ = writeln!(s, "DNS service IP: {}", p.dns_service_ip);
-    let _ = writeln!(
-        s,
-        "Network: {} (subnets {}; gateways {})",
-        p.network.name,
-        join(&p.network.subnets),
-        join(&p.network.gateways)
-    );
-    let port = p
-        .apiserver
-        .port
-        .map_or("random".to_string(), |n| n.to_string());
-    let _ = writeln!(s, "API server: {} port {port}", p.apiserver.host);
-    let _ = writeln!(
-        s,
-        "CNI plugin: {}; image: {}; Kubernetes: {}",
-        p.cni_plugin.as_str(),
-        p.image,
-        p.k8s_version
-    );
-    let _ = writeln!(s, "Nodes:");
-    for n in &p.nodes {
-        let _ = writeln!(
-            s,
-            "  {:<24} {:<13} {:<36} pods {}  volume {}",
-            n.name,
-            n.role.as_str(),
-            join(&n.addresses),
-            join(&n.pod_cidrs),
-            n.volume
-        );
-    }
-    if let Some(d) = &p.dns64 {
-        let _ = writeln!(
-            s,
-            "DNS64: {} at {}, prefix {}",
-            d.container, d.address, d.prefix
-        );
-    }
-    if let Some(n) = &p.nat64 {
-        let _ = writeln!(
-            s,
-            "NAT64: {} at {} / {}, pool {}, IPv4 subnet {}",
-            n.container, n.ipv4, n.ipv6, n.pool, n.ipv4_subnet
-        );
-    }
-    s
 }

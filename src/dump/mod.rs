@@ -7,9 +7,11 @@
 //! log is untrusted input, so names are checked and nothing is written through a symlink.
 
 mod inflate;
+pub mod live;
 mod scan;
 mod sink;
 mod split;
+pub mod stage;
 mod writer;
 
 #[cfg(test)]

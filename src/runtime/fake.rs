@@ -26,6 +26,9 @@ pub struct Fake {
     pub refuse_privileged: bool,
     /// Names of containers whose start fails.
     pub fail_start: Vec<String>,
+    /// Names of networks, volumes or containers that the engine creates but whose answer is
+    /// lost on the way back (a reset connection, an interrupt).
+    pub lose_answer: Vec<String>,
     /// Answers commands run in nodes.
     pub handler: Handler,
 }
@@ -48,6 +51,7 @@ impl Default for Fake {
             state: Mutex::default(),
             refuse_privileged: false,
             fail_start: Vec::new(),
+            lose_answer: Vec::new(),
             handler: Arc::new(|_, req| Ok(Fake::systemd_running(req))),
         }
     }
@@ -91,6 +95,22 @@ fn fail(op: &'static str, object: &str, kind: ErrorKind, message: &str) -> Provi
         object: object.into(),
         kind,
         message: message.into(),
+    }
+}
+
+impl Fake {
+    /// The error for a created object whose answer is lost, if `name` is one.
+    fn lost(&self, op: &'static str, name: &str) -> Result<(), ProviderError> {
+        if self.lose_answer.iter().any(|n| n == name) {
+            Err(fail(
+                op,
+                name,
+                ErrorKind::Unavailable,
+                "connection reset by peer",
+            ))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -165,7 +185,7 @@ impl Provider for Fake {
                 labels: spec.labels.clone(),
             },
         );
-        Ok(())
+        self.lost("docker network create", &spec.name)
     }
     async fn remove_network(&self, name: &str) -> Result<(), ProviderError> {
         let mut s = self.state();
@@ -199,7 +219,7 @@ impl Provider for Fake {
                 labels: labels.clone(),
             },
         );
-        Ok(())
+        self.lost("docker volume create", name)
     }
     async fn remove_volume(&self, name: &str) -> Result<(), ProviderError> {
         let mut s = self.state();
@@ -255,6 +275,7 @@ impl Provider for Fake {
             .push(format!("run {} {:?}", spec.name, spec.privilege));
         s.containers
             .insert(spec.name.clone(), (spec.clone(), "running".into()));
+        self.lost("docker start", &spec.name)?;
         Ok(format!("id-{}", spec.name))
     }
     async fn start_container(&self, name: &str) -> Result<(), ProviderError> {

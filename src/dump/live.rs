@@ -1,4 +1,4 @@
-//! Live dump collection: what a running cluster's nodes say about themselves.
+//! Live dumps: what a running cluster's nodes say about themselves, as a text dump.
 //!
 //! Every node is collected concurrently and every command has its own timeout; one broken node
 //! or command does not stop the rest — its error is kept in `errors.txt`. Secrets (bootstrap
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use regex::bytes::Regex;
 
+use super::{DumpMeta, DumpWriter};
 use crate::runtime::{ExecRequest, NodeExec, Provider};
 
 /// systemd units whose status and journal are collected when present in a node.
@@ -28,7 +29,7 @@ pub async fn collect(
     redact_secrets: bool,
     timeout: Duration,
 ) -> (Vec<Section>, Vec<String>) {
-    let mut nodes = match super::node_names(provider, label).await {
+    let mut nodes = match crate::cluster::node_names(provider, label).await {
         Ok(names) => names,
         Err(e) => return (Vec::new(), vec![e.to_string()]),
     };
@@ -124,6 +125,74 @@ async fn node_sections(
         Err(_) => errors.push(format!("{node}: docker logs timed out")),
     }
     (sections, errors)
+}
+
+/// Why a live dump could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveDumpError {
+    #[error("cluster {0} has no node containers to dump; is it up (`kdc up`)?")]
+    NoNodes(String),
+    #[error(transparent)]
+    Section(#[from] super::DumpError),
+}
+
+/// What a live dump is of.
+#[derive(Debug, Clone)]
+pub struct Target<'a> {
+    pub label: &'a str,
+    pub ip_mode: &'a str,
+    pub redact: bool,
+    /// How long each command in a node may take.
+    pub timeout: Duration,
+}
+
+/// The cluster's state as a text dump (the `kdc-dump.json` section first), and the problems met
+/// collecting it (also in its `errors.txt`).
+pub async fn text_dump(
+    provider: &dyn Provider,
+    exec: &dyn NodeExec,
+    target: &Target<'_>,
+) -> Result<(Vec<u8>, Vec<String>), LiveDumpError> {
+    let (sections, errors) =
+        collect(provider, exec, target.label, target.redact, target.timeout).await;
+    if sections.is_empty() {
+        return Err(LiveDumpError::NoNodes(target.label.to_string()));
+    }
+    let meta = DumpMeta {
+        kdc_version: env!("CARGO_PKG_VERSION").to_string(),
+        cluster: target.label.to_string(),
+        time: rfc3339_now(),
+        ip_mode: target.ip_mode.to_string(),
+    };
+    let mut w = DumpWriter::new(Vec::new(), &meta).expect("writing to memory");
+    for s in &sections {
+        w.section(&s.name, &s.content)?;
+    }
+    Ok((w.finish().expect("writing to memory"), errors))
+}
+
+/// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, Howard Hinnant's algorithm).
+pub fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Replaces secrets with `[REDACTED]`: PEM private keys, kubeadm bootstrap tokens, and the

@@ -1,0 +1,139 @@
+//! The action abstraction: `up` is an ordered list of small actions, each with a stable name (the
+//! progress line's key, the JUnit case, the error's context), a description for the progress
+//! line, and `run`. Adding a step — support containers, kubeadm init — is one new file in
+//! `actions/` and one line in the list in [`super::up`].
+
+use std::time::{Duration, Instant};
+
+use super::ledger::Ledger;
+use super::spec::HostFacts;
+use crate::plan::Plan;
+use crate::report::{Emitter, EventKind};
+use crate::runtime::{ExecError, NodeExec, Privilege, Provider, ProviderError};
+use crate::signal::Stop;
+
+/// Options of `up` that are not part of the plan.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub host: HostFacts,
+    /// How long each node may take to reach systemd `running`.
+    pub systemd_timeout: Duration,
+    /// Always start fresh: recreate the node volumes.
+    pub skip_snapshot: bool,
+    /// Keep what was created when `up` fails or is interrupted.
+    pub retain: bool,
+}
+
+/// What the actions found out, for the actions after them and for the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpState {
+    /// The host port of the API server, once the volumes action chose it.
+    pub apiserver_port: Option<u16>,
+    /// Every node volume existed, so the nodes restart from their volumes.
+    pub restarted: bool,
+    /// How the nodes were started.
+    pub privilege: Option<Privilege>,
+}
+
+/// What an action works with: the two seams, the plan, the options, the ledger, the events, and
+/// what earlier actions found.
+pub struct ActionContext<'a> {
+    pub provider: &'a dyn Provider,
+    pub exec: &'a dyn NodeExec,
+    pub plan: &'a Plan,
+    pub options: &'a UpOptions,
+    pub ledger: &'a Ledger,
+    pub events: Emitter,
+    pub stop: Stop,
+    pub state: UpState,
+}
+
+/// Why an action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// A condition kdc checked itself, with the fix in the message.
+    #[error("{0}")]
+    Check(String),
+    /// A signal asked kdc to stop.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// A failed cluster command: which action failed, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{detail} failed")]
+    Action {
+        detail: String,
+        #[source]
+        source: ActionError,
+    },
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// One step of `up`.
+#[async_trait::async_trait]
+pub trait Action: Send + Sync {
+    /// The stable id: progress line key, JUnit case, error context.
+    fn name(&self) -> &'static str;
+    /// The progress line, e.g. "Creating network kubeadm-dind-net".
+    fn describe(&self, cx: &ActionContext<'_>) -> String;
+    async fn run(&self, cx: &mut ActionContext<'_>) -> Result<(), ActionError>;
+}
+
+/// Runs the actions in order, one progress line each; stops at the first failure, and before
+/// the next action once a stop was requested.
+pub async fn run_actions(
+    actions: &[Box<dyn Action>],
+    cx: &mut ActionContext<'_>,
+) -> Result<(), ClusterError> {
+    for action in actions {
+        if cx.stop.requested() {
+            return Err(ClusterError::Interrupted);
+        }
+        let detail = action.describe(cx);
+        let events = cx.events.clone();
+        step(&events, action.name(), detail, action.run(cx)).await?;
+    }
+    Ok(())
+}
+
+/// Runs one named step, reporting its start and end; also used by `down` and `clean`.
+pub async fn step<T>(
+    events: &Emitter,
+    name: &str,
+    detail: String,
+    work: impl std::future::Future<Output = Result<T, ActionError>>,
+) -> Result<T, ClusterError> {
+    events.emit(EventKind::ActionStarted {
+        name: name.to_string(),
+        detail: detail.clone(),
+    });
+    let start = Instant::now();
+    let result = work.await;
+    events.emit(EventKind::ActionFinished {
+        name: name.to_string(),
+        detail: detail.clone(),
+        elapsed: start.elapsed(),
+        error: result.as_ref().err().map(ToString::to_string),
+    });
+    result.map_err(|source| match source {
+        ActionError::Interrupted => ClusterError::Interrupted,
+        source => ClusterError::Action {
+            detail: lowercase_first(&detail),
+            source,
+        },
+    })
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
