@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::runtime::{ContainerSpec, ExecRequest, NodeExec, Privilege, Provider, labels};
 
 /// Images kdc builds offline (`images/`).
-pub const IMAGES: [&str; 2] = ["kdc/node:bookworm", "kdc/support:bookworm"];
+pub const IMAGES: [&str; 2] = [crate::images::NODE_IMAGE, crate::images::SUPPORT_IMAGE];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

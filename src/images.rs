@@ -9,6 +9,11 @@
 use std::path::Path;
 use std::process::Command;
 
+/// kdc's node image: Debian with systemd, what `DIND_IMAGE` defaults to.
+pub const NODE_IMAGE: &str = "kdc/node:bookworm";
+/// kdc's support image: bind9 (DNS64) and tayga (NAT64).
+pub const SUPPORT_IMAGE: &str = "kdc/support:bookworm";
+
 /// (path under `images/`, contents, executable)
 const FILES: &[(&str, &str, bool)] = &[
     ("build.sh", include_str!("../images/build.sh"), true),
@@ -68,11 +73,12 @@ pub enum Which {
 }
 
 impl Which {
-    fn names(self) -> &'static [&'static str] {
+    /// (recipe directory under `images/`, image tag)
+    fn images(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Which::Node => &["node"],
-            Which::Support => &["support"],
-            Which::All => &["node", "support"],
+            Which::Node => &[("node", NODE_IMAGE)],
+            Which::Support => &[("support", SUPPORT_IMAGE)],
+            Which::All => &[("node", NODE_IMAGE), ("support", SUPPORT_IMAGE)],
         }
     }
 }
@@ -112,13 +118,13 @@ pub fn build(which: Which, force: bool, from_registry: bool) -> Result<(), Image
     let dir = std::env::temp_dir().join(format!("kdc-images-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     write_recipes(&dir)?;
-    let result = which.names().iter().try_for_each(|name| {
+    let result = which.images().iter().try_for_each(|(name, tag)| {
         let mut cmd = if from_registry {
             let mut c = Command::new("docker");
             let ctx = dir.join(name);
             c.args(["build", "-f"])
                 .arg(ctx.join("Dockerfile.registry"))
-                .args(["-t", &format!("kdc/{name}:bookworm")])
+                .args(["-t", tag])
                 .arg(&ctx);
             c
         } else {
@@ -150,6 +156,17 @@ pub fn build(which: Which, force: bool, from_registry: bool) -> Result<(), Image
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The recipe tags its images `kdc/<dir>:<suite>`; the constants must name those.
+    #[test]
+    fn image_names_match_the_recipe() {
+        let (_, build, _) = FILES.iter().find(|(p, _, _)| *p == "build.sh").unwrap();
+        assert!(build.contains(r#"suite="bookworm""#));
+        assert!(build.contains(r#"image="kdc/$name:$suite""#));
+        for (dir, tag) in Which::All.images() {
+            assert_eq!(*tag, format!("kdc/{dir}:bookworm"));
+        }
+    }
 
     /// Every file under images/ that the build reads is embedded, byte for byte.
     #[test]

@@ -58,7 +58,7 @@ pub struct Setting {
 }
 
 macro_rules! setting {
-    ($key:ident, $env:literal, $flag:expr, $file:expr, $shape:ident, $default:literal, $help:literal) => {
+    ($key:ident, $env:literal, $flag:expr, $file:expr, $shape:ident, $default:expr, $help:literal) => {
         Setting {
             key: Key::$key,
             env: $env,
@@ -223,7 +223,7 @@ pub const SETTINGS: &[Setting] = &[
         Some("image"),
         Some("image"),
         Value,
-        "kdc/node:bookworm",
+        crate::images::NODE_IMAGE,
         "node image"
     ),
     setting!(
