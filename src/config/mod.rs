@@ -1,7 +1,9 @@
 //! Configuration: the settings table, the layers that set values, and validation into [`Config`].
 //!
-//! Precedence, highest first: command-line flags > environment variables > the config file
-//! (`--config FILE`, else `kdc.toml` in the working directory if present) > defaults.
+//! Precedence, highest first: command-line flags > named layers (a CI matrix cell, a suite) >
+//! environment variables > the config file (`--config FILE`, else `kdc.toml` in the working
+//! directory if present) > defaults. The values are an ordered list of [`Layer`]s, so a new
+//! source of values is one more layer with its own [`Source`], named in error messages.
 //! The environment variables keep kubeadm-dind-cluster's names and meaning, so a CI job can move
 //! over unchanged. An empty variable counts as unset (CI matrices often export empty values).
 //!
@@ -31,7 +33,16 @@ pub const DEFAULT_CONFIG_FILE: &str = "kdc.toml";
 pub enum Origin {
     Flag(&'static str),
     Env(&'static str),
-    File { path: PathBuf, key: &'static str },
+    File {
+        path: PathBuf,
+        key: &'static str,
+    },
+    /// A variable set by a named layer: `matrix cell ipv6-nat64: NAT64_V4_SUBNET_PREFIX`.
+    Layer {
+        kind: &'static str,
+        name: String,
+        var: &'static str,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -40,6 +51,7 @@ impl fmt::Display for Origin {
             Origin::Flag(flag) => write!(f, "--{flag}"),
             Origin::Env(var) => write!(f, "{var}"),
             Origin::File { path, key } => write!(f, "{} key {key}", path.display()),
+            Origin::Layer { kind, name, var } => write!(f, "{kind} {name}: {var}"),
         }
     }
 }
@@ -83,22 +95,132 @@ impl fmt::Display for Problems {
     }
 }
 
-/// Raw values from the three layers, before validation.
+/// Where a layer of values comes from; its rank orders the layers (a higher rank wins).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The config file.
+    File(PathBuf),
+    /// Environment variables (the original's names).
+    Env,
+    /// A named layer that programs add: a CI matrix cell or a test suite, which set values as
+    /// variables would and win over the environment.
+    Named { kind: &'static str, name: String },
+    /// Command-line flags.
+    Flags,
+}
+
+impl Source {
+    /// Precedence: flags > named layers > environment > config file > defaults.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Source::File(_) => 10,
+            Source::Env => 20,
+            Source::Named { .. } => 30,
+            Source::Flags => 40,
+        }
+    }
+
+    /// Where `key` came from in this layer, as error messages name it.
+    fn origin(&self, key: Key) -> Origin {
+        let s = setting(key);
+        match self {
+            Source::File(path) => Origin::File {
+                path: path.clone(),
+                key: s.file_key.unwrap_or(s.env),
+            },
+            Source::Env => Origin::Env(s.env),
+            Source::Named { kind, name } => Origin::Layer {
+                kind,
+                name: name.clone(),
+                var: s.env,
+            },
+            Source::Flags => Origin::Flag(s.flag.unwrap_or(s.env)),
+        }
+    }
+}
+
+/// One layer of values.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub source: Source,
+    pub values: BTreeMap<Key, String>,
+}
+
+impl Layer {
+    /// A named layer from variables given by their environment names (`IP_MODE=ipv6`), as a
+    /// matrix cell or a suite sets them; unknown names are problems of that layer.
+    pub fn named<'v>(
+        kind: &'static str,
+        name: &str,
+        vars: impl IntoIterator<Item = (&'v str, &'v str)>,
+    ) -> Result<Layer, Problem> {
+        let mut values = BTreeMap::new();
+        for (var, value) in vars {
+            let Some(s) = SETTINGS.iter().find(|s| s.env == var) else {
+                return Err(Problem {
+                    what: format!("{kind} {name}"),
+                    message: format!(
+                        "{var} is not a kdc setting; known: {}",
+                        env_names().join(", ")
+                    ),
+                });
+            };
+            if !value.trim().is_empty() {
+                values.insert(s.key, value.to_string());
+            }
+        }
+        Ok(Layer {
+            source: Source::Named {
+                kind,
+                name: name.to_string(),
+            },
+            values,
+        })
+    }
+}
+
+/// Raw values from the layers, before validation: an ordered list (lowest precedence first)
+/// that any caller can add a layer to.
 #[derive(Debug, Default, Clone)]
 pub struct Inputs {
-    flags: BTreeMap<Key, String>,
-    env: BTreeMap<Key, String>,
-    file: BTreeMap<Key, String>,
-    file_path: Option<PathBuf>,
+    layers: Vec<Layer>,
     /// Problems met while reading the config file; [`resolve`] reports them together with the
     /// problems of every other value instead of stopping at the file.
     file_problems: Vec<Problem>,
 }
 
 impl Inputs {
+    /// Adds a layer in its place by rank; of two layers of one rank, the later added wins.
+    pub fn add(&mut self, layer: Layer) {
+        let rank = layer.source.rank();
+        let at = self
+            .layers
+            .iter()
+            .position(|l| l.source.rank() > rank)
+            .unwrap_or(self.layers.len());
+        self.layers.insert(at, layer);
+    }
+
+    /// The values of the layer of `source`, made if missing.
+    fn layer_mut(&mut self, source: Source) -> &mut BTreeMap<Key, String> {
+        if let Some(i) = self.layers.iter().position(|l| l.source == source) {
+            return &mut self.layers[i].values;
+        }
+        self.add(Layer {
+            source: source.clone(),
+            values: BTreeMap::new(),
+        });
+        let i = self
+            .layers
+            .iter()
+            .position(|l| l.source == source)
+            .expect("just added");
+        &mut self.layers[i].values
+    }
+
     /// Records a command-line flag (already parsed by clap).
     pub fn set_flag(&mut self, key: Key, value: impl Into<String>) {
-        self.flags.insert(key, value.into());
+        self.layer_mut(Source::Flags).insert(key, value.into());
     }
 
     /// Takes the known variables from an environment; empty values count as unset.
@@ -108,12 +230,13 @@ impl Inputs {
         K: AsRef<str>,
         V: AsRef<str>,
     {
+        let env = self.layer_mut(Source::Env);
         for (name, value) in vars {
             let (name, value) = (name.as_ref(), value.as_ref());
             if let Some(s) = SETTINGS.iter().find(|s| s.env == name)
                 && !value.trim().is_empty()
             {
-                self.env.insert(s.key, value.to_string());
+                env.insert(s.key, value.to_string());
             }
         }
         self
@@ -155,6 +278,7 @@ impl Inputs {
                 return self;
             }
         };
+        let mut values = BTreeMap::new();
         for (name, value) in &table {
             let Some(s) = SETTINGS.iter().find(|s| s.file_key == Some(name.as_str())) else {
                 self.file_problems.push(problem(
@@ -165,7 +289,7 @@ impl Inputs {
             };
             match toml_to_text(value) {
                 Some(v) => {
-                    self.file.insert(s.key, v);
+                    values.insert(s.key, v);
                 }
                 None => self.file_problems.push(problem(
                     format!("{} key {name}", path.display()),
@@ -176,29 +300,24 @@ impl Inputs {
                 )),
             }
         }
-        self.file_path = Some(path);
+        self.add(Layer {
+            source: Source::File(path),
+            values,
+        });
         self
     }
 
     /// The winning value for `key` and where it came from.
     pub fn get(&self, key: Key) -> Option<(&str, Origin)> {
-        let s = setting(key);
-        if let Some(v) = self.flags.get(&key) {
-            return Some((v, Origin::Flag(s.flag.unwrap_or(s.env))));
-        }
-        if let Some(v) = self.env.get(&key) {
-            return Some((v, Origin::Env(s.env)));
-        }
-        let v = self.file.get(&key)?;
-        let path = self.file_path.clone().unwrap_or_default();
-        Some((
-            v,
-            Origin::File {
-                path,
-                key: s.file_key.unwrap_or(s.env),
-            },
-        ))
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|l| Some((l.values.get(&key)?.as_str(), l.source.origin(key))))
     }
+}
+
+fn env_names() -> Vec<&'static str> {
+    SETTINGS.iter().map(|s| s.env).collect()
 }
 
 fn file_keys() -> Vec<&'static str> {
@@ -596,7 +715,7 @@ impl Resolver<'_> {
     fn problem(&mut self, origin: &Origin, value: &str, message: String) {
         let what = match origin {
             Origin::Flag(_) => format!("{origin} {value}"),
-            Origin::Env(_) => format!("{origin}={value}"),
+            Origin::Env(_) | Origin::Layer { .. } => format!("{origin}={value}"),
             Origin::File { .. } => format!("{origin} = {value:?}"),
         };
         self.problems.push(Problem { what, message });

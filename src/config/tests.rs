@@ -470,3 +470,54 @@ fn problems_from_all_layers_are_collected_and_name_their_origin() {
         "{text}"
     );
 }
+
+/// A matrix cell (or suite) adds a layer of its own: it wins over the environment and the file,
+/// loses to flags, and error messages name it.
+#[test]
+fn a_named_layer_sits_between_environment_and_flags() {
+    let mut i = Inputs::default().with_env([("IP_MODE", "ipv4"), ("NUM_NODES", "3")]);
+    i.add(
+        Layer::named(
+            "matrix cell",
+            "ipv6-nat64",
+            [("IP_MODE", "ipv6"), ("NUM_NODES", "1"), ("CLUSTER_ID", "x")],
+        )
+        .unwrap(),
+    );
+    i.set_flag(Key::NumNodes, "4");
+    assert_eq!(
+        i.get(Key::IpMode).unwrap(),
+        (
+            "ipv6",
+            Origin::Layer {
+                kind: "matrix cell",
+                name: "ipv6-nat64".into(),
+                var: "IP_MODE"
+            }
+        )
+    );
+    assert_eq!(
+        i.get(Key::NumNodes).unwrap(),
+        ("4", Origin::Flag("num-nodes"))
+    );
+    let e = resolve(&i).unwrap_err();
+    assert_eq!(
+        e.list,
+        vec![Problem {
+            what: "matrix cell ipv6-nat64: CLUSTER_ID=x".into(),
+            message: "must be a whole number from 0 to 254".into()
+        }]
+    );
+}
+
+#[test]
+fn a_named_layer_refuses_unknown_variables() {
+    let e = Layer::named("suite", "ipv6", [("IP_MOD", "ipv6")]).unwrap_err();
+    assert_eq!(e.what, "suite ipv6");
+    assert!(
+        e.message
+            .starts_with("IP_MOD is not a kdc setting; known: IP_MODE, CLUSTER_ID"),
+        "{}",
+        e.message
+    );
+}
