@@ -258,7 +258,11 @@ users:
         let link = tmp.path().join("link");
         fs::write(&real, TWO).unwrap();
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        assert!(remove(&link, "dind").unwrap().is_some());
+        let removed = remove(&link, "dind").unwrap().unwrap();
+        assert_eq!(
+            (removed.file, removed.clusters, removed.contexts),
+            (fs::canonicalize(&real).unwrap(), 1, 1)
+        );
         assert!(
             fs::symlink_metadata(&link)
                 .unwrap()

@@ -108,7 +108,20 @@ fn truncated_blob_keeps_what_decoded() {
         .stderr(predicate::str::contains("blob 1 truncated at line 6"));
     let want = files(&fixtures().join("expected/a"));
     let got = files(&tmp.path().join("dump"));
-    assert!(!got.is_empty());
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "kdc-dump.json",
+            "service-kdc-control-plane-kubelet.service.log"
+        ],
+        "the sections before the cut"
+    );
+    // The first is whole, the one being decoded at the cut is a true prefix.
+    assert_eq!(
+        got[0].1,
+        want.iter().find(|(n, _)| n == "kdc-dump.json").unwrap().1
+    );
     for (name, content) in got {
         let full = &want.iter().find(|(n, _)| *n == name).unwrap().1;
         assert!(full.starts_with(&content), "{name}");
@@ -262,6 +275,9 @@ fn the_cap_keeps_the_blob_count() {
             .arg(fixtures().join("two-blobs.log"))
             .assert()
             .failure()
+            .stderr(predicate::str::contains(format!(
+                "decompressed output reached the limit of {max} bytes"
+            )))
             .stdout(predicate::str::contains(format!("from {blobs} blob(s)")));
         let mut names: Vec<_> = std::fs::read_dir(&out)
             .unwrap()

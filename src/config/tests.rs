@@ -319,7 +319,10 @@ fn label_validation() {
         let e = err(&[("DIND_LABEL", bad)]);
         has(&e, "DIND_LABEL", "1-50 characters of lowercase letters");
     }
-    assert!(cfg(&[("DIND_LABEL", &"a".repeat(50))]).label.is_some());
+    assert_eq!(
+        cfg(&[("DIND_LABEL", &"a".repeat(50))]).label,
+        Some("a".repeat(50))
+    );
 }
 
 #[test]
