@@ -27,6 +27,9 @@ pub enum KdcError {
     /// The configuration or the plan derived from it is invalid; every problem is listed.
     #[error(transparent)]
     Invalid(#[from] crate::config::Problems),
+    /// The Docker engine to use cannot be chosen (a malformed DOCKER_HOST, a missing context).
+    #[error(transparent)]
+    Endpoint(#[from] crate::runtime::endpoint::EndpointError),
     /// The container runtime refused or failed an operation.
     #[error(transparent)]
     Provider(#[from] crate::runtime::ProviderError),

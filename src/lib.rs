@@ -65,6 +65,18 @@ impl Env {
         })
     }
 
+    /// What the environment says about the Docker engine to use.
+    pub fn engine_env(&self) -> runtime::endpoint::EngineEnv {
+        runtime::endpoint::EngineEnv {
+            docker_host: self.var("DOCKER_HOST").map(String::from),
+            docker_context: self.var("DOCKER_CONTEXT").map(String::from),
+            tls_verify: self.var("DOCKER_TLS_VERIFY").is_some(),
+            tls_no_verify: self.var("DOCKER_TLS").is_some(),
+            cert_path: self.var("DOCKER_CERT_PATH").map(std::path::PathBuf::from),
+            config_dir: runtime::endpoint::config_dir(self.var("DOCKER_CONFIG"), self.var("HOME")),
+        }
+    }
+
     /// What the terminal reporter needs to choose its style.
     pub fn terminal_facts(&self, quiet: bool, verbosity: u8) -> report::terminal::Facts {
         report::terminal::Facts {

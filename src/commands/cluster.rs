@@ -16,17 +16,17 @@ pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
     if let Some(fwd) = &cfg.port_forwarder {
         check_executable(fwd)?;
     }
+    let endpoint = cx.endpoint()?;
     let options = UpOptions {
         host: HostFacts {
-            lib_modules: cx.env.var("DOCKER_HOST").is_none()
-                && std::path::Path::new("/lib/modules").is_dir(),
+            lib_modules: endpoint.is_local() && std::path::Path::new("/lib/modules").is_dir(),
         },
         systemd_timeout: Duration::from_secs(args.wait_systemd),
         skip_snapshot: cfg.skip_snapshot,
         retain: args.retain,
     };
     let outcome = cx.block_on(async {
-        let docker = cx.engine().await?;
+        let docker = crate::runtime::docker::Docker::connect(&endpoint).await?;
         Ok(cluster::up(
             &docker,
             &docker,

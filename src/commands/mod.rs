@@ -15,6 +15,7 @@ use crate::config::{self, Inputs};
 use crate::plan::Plan;
 use crate::report::{Emitter, Terminal};
 use crate::runtime::docker::Docker;
+use crate::runtime::endpoint::Endpoint;
 use crate::{Env, KdcError};
 
 /// Dispatches a parsed command line.
@@ -117,9 +118,15 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// The Docker engine this command talks to (DOCKER_HOST, DOCKER_CONTEXT, the docker CLI's
+    /// current context, or the local socket).
+    pub fn endpoint(&self) -> Result<Endpoint, KdcError> {
+        Ok(crate::runtime::endpoint::resolve(&self.env.engine_env())?)
+    }
+
     /// Connects to the Docker engine.
     pub async fn engine(&self) -> Result<Docker, KdcError> {
-        Ok(Docker::connect().await?)
+        Ok(Docker::connect(&self.endpoint()?).await?)
     }
 
     /// Writes a result to stdout.

@@ -20,6 +20,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+use super::endpoint::{Endpoint, Transport};
 use super::exec::{Stream, TIMED_OUT_CODES};
 use tokio::io::AsyncWriteExt;
 
@@ -36,22 +37,45 @@ pub struct Docker {
 }
 
 impl Docker {
-    /// Connects to the engine named by `DOCKER_HOST`, or the local socket, and negotiates the API
-    /// version (old engines such as 20.10 speak API 1.41).
-    pub async fn connect() -> Result<Docker, ProviderError> {
+    /// Connects to the engine at `endpoint` and negotiates the API version (old engines such as
+    /// 20.10 speak API 1.41); a connection that does not answer is an error naming the
+    /// endpoint and what chose it.
+    pub async fn connect(endpoint: &Endpoint) -> Result<Docker, ProviderError> {
         let fail = |e: bollard::errors::Error| ProviderError {
             op: "docker connect",
-            object: std::env::var("DOCKER_HOST")
-                .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
+            object: endpoint.to_string(),
             kind: ErrorKind::Unavailable,
-            message: e.to_string(),
+            message: causes(&e),
         };
-        let client = bollard::Docker::connect_with_local_defaults().map_err(fail)?;
-        let client = client
-            .with_timeout(Duration::from_secs(300))
-            .negotiate_version()
-            .await
-            .map_err(fail)?;
+        let version = bollard::API_DEFAULT_VERSION;
+        // The per-request timeout bounds waiting for a response head, not streamed output.
+        let timeout = 300;
+        let client = match &endpoint.transport {
+            Transport::Unix(path) => {
+                bollard::Docker::connect_with_unix(&path.to_string_lossy(), timeout, version)
+            }
+            Transport::Tcp(authority) => {
+                bollard::Docker::connect_with_http(&format!("http://{authority}"), timeout, version)
+            }
+            Transport::Tls {
+                authority,
+                ca,
+                cert,
+                key,
+            } => bollard::Docker::connect_with_ssl(
+                &format!("https://{authority}"),
+                key,
+                cert,
+                ca,
+                timeout,
+                version,
+            ),
+            Transport::Ssh(dest) => {
+                bollard::Docker::connect_with_ssh(&format!("ssh://{dest}"), timeout, version, None)
+            }
+        }
+        .map_err(fail)?;
+        let client = client.negotiate_version().await.map_err(fail)?;
         Ok(Docker { client })
     }
 }
@@ -69,7 +93,7 @@ fn err<'a>(
                 classify(*status_code, message),
                 format!("{message} (HTTP {status_code})"),
             ),
-            other => (ErrorKind::Unavailable, other.to_string()),
+            other => (ErrorKind::Unavailable, causes(other)),
         };
         ProviderError {
             op,
@@ -78,6 +102,22 @@ fn err<'a>(
             message,
         }
     }
+}
+
+/// An error with its causes: bollard's own message for a failed connection is only "client
+/// error (Connect)"; the cause says "Connection refused".
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The kind of a Docker engine's error answer. Docker reports most failures as HTTP 500 or 409

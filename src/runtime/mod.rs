@@ -4,6 +4,7 @@
 //! through bollard and is tested live.
 
 pub mod docker;
+pub mod endpoint;
 mod exec;
 pub mod fake;
 
