@@ -29,8 +29,9 @@ pub struct UpOptions {
 pub struct UpState {
     /// The host port of the API server, once the volumes action chose it.
     pub apiserver_port: Option<u16>,
-    /// Every node volume existed, so the nodes restart from their volumes.
-    pub restarted: bool,
+    /// Nodes whose volume existed, so they restart from it; nodes that start fresh.
+    pub restarted: Vec<String>,
+    pub fresh: Vec<String>,
     /// How the nodes were started.
     pub privilege: Option<Privilege>,
 }

@@ -1,19 +1,19 @@
 //! The cluster lifecycle: `up` as an ordered list of actions, and `down`, `clean`, `status`.
 //!
-//! Reads like the spec: ensure the image, create the network, prepare the volumes, start the
-//! node containers (all at once), wait for
-//! systemd. The kubeadm bootstrapper will append its actions after these. Everything goes
-//! through the [`Provider`] and [`NodeExec`] seams; all state is in container, volume and network
-//! labels, so every command works from the labels alone.
+//! Reads like the spec: take the cluster's lock, ensure the image, create the network, prepare
+//! the volumes, start the node containers (all at once), wait for systemd. The kubeadm
+//! bootstrapper will append its actions after these. Everything goes through the [`Provider`]
+//! and [`NodeExec`] seams; all state is in container, volume and network labels, so every
+//! command works from the labels alone.
 
 pub mod action;
 pub mod actions;
-
+mod clean;
 pub mod ledger;
+pub mod lock;
 pub mod spec;
+pub mod status;
 pub mod summary;
-
-use std::collections::BTreeMap;
 
 use crate::plan::Plan;
 use crate::report::Emitter;
@@ -23,15 +23,19 @@ use crate::signal::Stop;
 pub use action::{
     Action, ActionContext, ActionError, ClusterError, UpOptions, UpState, run_actions, step,
 };
+pub use clean::{Cleaned, all_labels, clean, down};
 pub use ledger::{Created, Ledger};
+pub use status::{ClusterStatus, status};
 
 /// What `up` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpOutcome {
     /// The host port of the API server.
     pub apiserver_port: u16,
-    /// Every node volume existed, so the nodes restarted from their volumes.
-    pub restarted: bool,
+    /// Nodes that restarted from their volumes, and nodes that started fresh (all of them on a
+    /// first `up`; the new ones after NUM_NODES grew).
+    pub restarted: Vec<String>,
+    pub fresh: Vec<String>,
     pub privilege: Privilege,
 }
 
@@ -46,70 +50,109 @@ pub async fn up(
     events: &Emitter,
     stop: &Stop,
 ) -> Result<UpOutcome, ClusterError> {
-    let ledger = Ledger::default();
-    let stale = node_names(provider, &plan.cluster.label)
+    let label = &plan.cluster.label;
+    with_lock(provider, label, &plan.image, "up", events, async {
+        let ledger = Ledger::default();
+        let stale = node_names(provider, label)
+            .await
+            .map_err(|e| ClusterError::Action {
+                detail: "listing the cluster's nodes".into(),
+                source: e.into(),
+            })?;
+        let mut actions: Vec<Box<dyn Action>> =
+            vec![Box::new(actions::Image), Box::new(actions::Network)];
+        if !stale.is_empty() {
+            actions.push(Box::new(actions::RemoveOldNodes(stale)));
+        }
+        actions.push(Box::new(actions::Volumes));
+        actions.push(Box::new(actions::Nodes));
+        actions.push(Box::new(actions::Systemd));
+
+        let mut cx = ActionContext {
+            provider,
+            exec,
+            plan,
+            options,
+            ledger: &ledger,
+            events: events.clone(),
+            stop: stop.clone(),
+            state: UpState::default(),
+        };
+        match run_actions(&actions, &mut cx).await {
+            Ok(()) => Ok(UpOutcome {
+                apiserver_port: cx.state.apiserver_port.expect("the volumes action ran"),
+                restarted: cx.state.restarted,
+                fresh: cx.state.fresh,
+                privilege: cx.state.privilege.expect("the nodes action ran"),
+            }),
+            Err(e) => {
+                if options.retain {
+                    retained(plan, &ledger, events);
+                } else {
+                    for problem in ledger.rollback(provider).await {
+                        events.warn(format!("cleanup: {problem}"));
+                    }
+                }
+                Err(e)
+            }
+        }
+    })
+    .await
+}
+
+/// Says what `--retain` kept and the exact command that removes it.
+fn retained(plan: &Plan, ledger: &Ledger, events: &Emitter) {
+    let kept: Vec<String> = ledger.entries().iter().map(ToString::to_string).collect();
+    if kept.is_empty() {
+        return;
+    }
+    let nodes: Vec<String> = ledger
+        .entries()
+        .iter()
+        .filter_map(|c| match c {
+            Created::Container(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
+    let look = match nodes.first() {
+        Some(n) => format!("; look inside with `docker logs {n}` or `docker exec -it {n} bash`"),
+        None => String::new(),
+    };
+    events.note(format!(
+        "keeping what was created (--retain): {}{look}; remove it all with `{}`",
+        kept.join(", "),
+        plan.cluster.command("clean")
+    ));
+}
+
+/// Runs `work` holding the cluster's lock (see [`lock`]), released whatever `work` returns.
+pub(crate) async fn with_lock<T>(
+    provider: &dyn Provider,
+    label: &str,
+    image: &str,
+    command: &str,
+    events: &Emitter,
+    work: impl std::future::Future<Output = Result<T, ClusterError>>,
+) -> Result<T, ClusterError> {
+    let held = lock::Lock::acquire(provider, label, image, command)
         .await
         .map_err(|e| ClusterError::Action {
-            detail: "listing the cluster's nodes".into(),
-            source: e.into(),
+            detail: format!("locking cluster {label}"),
+            source: match e {
+                lock::LockError::Provider(p) => ActionError::Provider(p),
+                held => ActionError::Check(held.to_string()),
+            },
         })?;
-    let mut actions: Vec<Box<dyn Action>> =
-        vec![Box::new(actions::Image), Box::new(actions::Network)];
-    if !stale.is_empty() {
-        actions.push(Box::new(actions::RemoveOldNodes(stale)));
-    }
-    actions.push(Box::new(actions::Volumes));
-    actions.push(Box::new(actions::Nodes));
-    actions.push(Box::new(actions::Systemd));
-
-    let mut cx = ActionContext {
-        provider,
-        exec,
-        plan,
-        options,
-        ledger: &ledger,
-        events: events.clone(),
-        stop: stop.clone(),
-        state: UpState::default(),
-    };
-    match run_actions(&actions, &mut cx).await {
-        Ok(()) => Ok(UpOutcome {
-            apiserver_port: cx.state.apiserver_port.expect("the volumes action ran"),
-            restarted: cx.state.restarted,
-            privilege: cx.state.privilege.expect("the nodes action ran"),
-        }),
-        Err(e) => {
-            if options.retain {
-                let kept: Vec<String> = ledger.entries().iter().map(ToString::to_string).collect();
-                if !kept.is_empty() {
-                    events.note(format!(
-                        "keeping what was created (--retain): {}; remove it with `kdc clean`",
-                        kept.join(", ")
-                    ));
-                }
-            } else {
-                for problem in ledger.rollback(provider).await {
-                    events.warn(format!("cleanup: {problem}"));
-                }
-            }
-            Err(e)
+    let result = work.await;
+    if let Some(held) = held {
+        let name = held.name().to_string();
+        if let Err(e) = held.release(provider).await {
+            events.warn(format!(
+                "cannot release the lock {name} ({e}); `docker rm {name}` does"
+            ));
         }
     }
-}
-
-/// A cluster as found from labels.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ClusterStatus {
-    pub label: String,
-    pub nodes: Vec<NodeStatus>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct NodeStatus {
-    pub name: String,
-    pub role: String,
-    pub state: String,
-    pub image: String,
+    result
 }
 
 fn is_node(c: &ContainerState) -> bool {
@@ -128,140 +171,6 @@ pub(crate) async fn node_names(
         .list_containers(&spec::cluster_filter(label))
         .await?;
     Ok(all.into_iter().filter(is_node).map(|c| c.name).collect())
-}
-
-/// Every kdc cluster with containers, nodes sorted master first.
-pub async fn status(provider: &dyn Provider) -> Result<Vec<ClusterStatus>, ProviderError> {
-    let mut by_label: BTreeMap<String, Vec<NodeStatus>> = BTreeMap::new();
-    for c in provider.list_containers(labels::CLUSTER).await? {
-        let label = c.labels.get(labels::CLUSTER).cloned().unwrap_or_default();
-        by_label.entry(label).or_default().push(NodeStatus {
-            role: c.labels.get(labels::ROLE).cloned().unwrap_or_default(),
-            name: c.name,
-            state: c.state,
-            image: c.image,
-        });
-    }
-    Ok(by_label
-        .into_iter()
-        .map(|(label, mut nodes)| {
-            nodes.sort_by(|a, b| {
-                (a.role != "control-plane", &a.name).cmp(&(b.role != "control-plane", &b.name))
-            });
-            ClusterStatus { label, nodes }
-        })
-        .collect())
-}
-
-/// `down`: removes the node containers and keeps volumes, network and support containers, so the
-/// next `up` restarts from the volumes (kubeadm-dind-cluster's semantics). Only containers with
-/// kdc's role label are touched, never anything that merely carries the legacy label key.
-pub async fn down(
-    provider: &dyn Provider,
-    label: &str,
-    events: &Emitter,
-) -> Result<usize, ClusterError> {
-    let nodes = step(
-        events,
-        "list",
-        format!("Finding nodes of cluster {label}"),
-        async { Ok(node_names(provider, label).await?) },
-    )
-    .await?;
-    let n = nodes.len();
-    if n > 0 {
-        step(
-            events,
-            "remove-nodes",
-            format!("Removing {n} node container{}", crate::text::plural(n)),
-            async { remove_containers(provider, nodes.iter().map(String::as_str)).await },
-        )
-        .await?;
-    }
-    Ok(n)
-}
-
-/// What `clean` removed.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Cleaned {
-    pub containers: Vec<String>,
-    pub volumes: Vec<String>,
-    pub networks: Vec<String>,
-}
-
-/// `clean`: removes everything labelled with the cluster — containers (nodes and support),
-/// volumes and networks — and leaves nothing labelled behind.
-pub async fn clean(
-    provider: &dyn Provider,
-    label: &str,
-    events: &Emitter,
-) -> Result<Cleaned, ClusterError> {
-    let filter = spec::cluster_filter(label);
-    step(
-        events,
-        "clean",
-        format!("Removing cluster {label}"),
-        async {
-            let containers: Vec<String> = provider
-                .list_containers(&filter)
-                .await?
-                .into_iter()
-                .map(|c| c.name)
-                .collect();
-            remove_containers(provider, containers.iter().map(String::as_str)).await?;
-            let volumes: Vec<String> = provider
-                .list_volumes(&filter)
-                .await?
-                .into_iter()
-                .map(|v| v.name)
-                .collect();
-            futures_util::future::try_join_all(volumes.iter().map(|v| provider.remove_volume(v)))
-                .await?;
-            let networks: Vec<String> = provider
-                .list_networks(&filter)
-                .await?
-                .into_iter()
-                .map(|n| n.name)
-                .collect();
-            for n in &networks {
-                provider.remove_network(n).await?;
-            }
-            Ok(Cleaned {
-                containers,
-                volumes,
-                networks,
-            })
-        },
-    )
-    .await
-}
-
-/// Labels of every cluster that owns any container, volume or network.
-pub async fn all_labels(provider: &dyn Provider) -> Result<Vec<String>, ProviderError> {
-    let mut set = std::collections::BTreeSet::new();
-    let get = |l: &BTreeMap<String, String>| l.get(labels::CLUSTER).cloned();
-    set.extend(
-        provider
-            .list_containers(labels::CLUSTER)
-            .await?
-            .iter()
-            .filter_map(|c| get(&c.labels)),
-    );
-    set.extend(
-        provider
-            .list_volumes(labels::CLUSTER)
-            .await?
-            .iter()
-            .filter_map(|v| get(&v.labels)),
-    );
-    set.extend(
-        provider
-            .list_networks(labels::CLUSTER)
-            .await?
-            .iter()
-            .filter_map(|n| get(&n.labels)),
-    );
-    Ok(set.into_iter().collect())
 }
 
 pub(crate) async fn remove_containers<'a>(

@@ -20,11 +20,14 @@ pub struct HostFacts {
 }
 
 /// Labels on every resource of the cluster: the original's bare label key (so its tooling and
-/// filters still see the cluster) and kdc's own `io.kdc.cluster`.
+/// filters still see the cluster), kdc's own `io.kdc.cluster`, and the cluster's ID and IP mode
+/// (so `status` knows them without a configuration).
 pub fn cluster_labels(plan: &Plan) -> BTreeMap<String, String> {
     BTreeMap::from([
         (plan.cluster.label.clone(), String::new()),
         (labels::CLUSTER.to_string(), plan.cluster.label.clone()),
+        (labels::CLUSTER_ID.to_string(), plan.cluster.id.to_string()),
+        (labels::IP_MODE.to_string(), plan.ip_mode.to_string()),
     ])
 }
 
@@ -58,9 +61,11 @@ pub fn network_spec(plan: &Plan) -> NetworkSpec {
     }
 }
 
-/// Labels of a node's volume; the master's also records the API server's host port.
+/// Labels of a node's volume, naming its node; the master's also records the API server's
+/// host port.
 pub fn volume_labels(plan: &Plan, node: &Node, apiserver_port: u16) -> BTreeMap<String, String> {
     let mut l = cluster_labels(plan);
+    l.insert(labels::NODE.to_string(), node.name.clone());
     if node.role == Role::ControlPlane {
         l.insert(
             labels::APISERVER_PORT.to_string(),

@@ -14,12 +14,15 @@ fn join<T: std::fmt::Display>(items: &[T]) -> String {
         .join(", ")
 }
 
-/// The cluster summary: the original's "Cluster Info" lines, then the details; after `up`, with
-/// the chosen API server port and how the nodes started.
+/// The cluster summary: the original's "Cluster Info" lines, then the details. For a plan
+/// (`up` is `None`) everything planned; for a cluster `up` brought up, only what exists — a bare
+/// cluster has no kubeconfig context, no DNS service and nothing listening on the API port.
 pub fn render(p: &Plan, up: Option<&UpOutcome>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Network Mode: {}", p.ip_mode);
-    let _ = writeln!(s, "Cluster context: {}", p.cluster.context);
+    if up.is_none() {
+        let _ = writeln!(s, "Cluster context: {}", p.cluster.context);
+    }
     let _ = writeln!(s, "Cluster ID: {}", p.cluster.id);
     let _ = writeln!(s, "Cluster label: {}", p.cluster.label);
     let _ = writeln!(
@@ -27,14 +30,18 @@ pub fn render(p: &Plan, up: Option<&UpOutcome>) -> String {
         "Management CIDR(s): {}",
         join(&p.network.subnets[..p.nodes[0].addresses.len()])
     );
-    let fam = if p.service_cidr.addr().is_ipv4() {
-        "ipv4"
-    } else {
-        "ipv6"
-    };
-    let _ = writeln!(s, "Service CIDR/mode: {}/{fam}", p.service_cidr);
+    if up.is_none() {
+        let fam = if p.service_cidr.addr().is_ipv4() {
+            "ipv4"
+        } else {
+            "ipv6"
+        };
+        let _ = writeln!(s, "Service CIDR/mode: {}/{fam}", p.service_cidr);
+    }
     let _ = writeln!(s, "Pod CIDR(s): {}", join(&p.pod_cidrs));
-    let _ = writeln!(s, "DNS service IP: {}", p.dns_service_ip);
+    if up.is_none() {
+        let _ = writeln!(s, "DNS service IP: {}", p.dns_service_ip);
+    }
     let _ = writeln!(
         s,
         "Network: {} (subnets {}; gateways {})",
@@ -42,29 +49,39 @@ pub fn render(p: &Plan, up: Option<&UpOutcome>) -> String {
         join(&p.network.subnets),
         join(&p.network.gateways)
     );
-    let port = up
-        .map(|u| u.apiserver_port)
-        .or(p.apiserver.port)
-        .map_or("random".to_string(), |n| n.to_string());
-    let _ = writeln!(s, "API server: {} port {port}", p.apiserver.host);
-    let _ = writeln!(
-        s,
-        "CNI plugin: {}; image: {}; Kubernetes: {}",
-        p.cni_plugin.as_str(),
-        p.image,
-        p.k8s_version
-    );
-    match up {
-        Some(u) if u.restarted => {
-            let _ = writeln!(s, "Nodes: {} (restarted from volumes)", p.nodes.len());
-        }
-        Some(_) => {
-            let _ = writeln!(s, "Nodes: {} (fresh)", p.nodes.len());
-        }
-        None => {
-            let _ = writeln!(s, "Nodes:");
-        }
+    if up.is_none() {
+        let port = p
+            .apiserver
+            .port
+            .map_or("random".to_string(), |n| n.to_string());
+        let _ = writeln!(s, "API server: {} port {port}", p.apiserver.host);
+        let _ = writeln!(
+            s,
+            "CNI plugin: {}; image: {}; Kubernetes: {}",
+            p.cni_plugin.as_str(),
+            p.image,
+            p.k8s_version
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "CNI plugin: {}; image: {}",
+            p.cni_plugin.as_str(),
+            p.image
+        );
     }
+    let n = p.nodes.len();
+    let _ = match up {
+        None => writeln!(s, "Nodes:"),
+        Some(u) if u.fresh.is_empty() => writeln!(s, "Nodes: {n} (restarted from volumes)"),
+        Some(u) if u.restarted.is_empty() => writeln!(s, "Nodes: {n} (fresh)"),
+        Some(u) => writeln!(
+            s,
+            "Nodes: {n} ({} restarted from volumes; fresh: {})",
+            u.restarted.len(),
+            u.fresh.join(", ")
+        ),
+    };
     for n in &p.nodes {
         let _ = writeln!(
             s,
@@ -88,6 +105,13 @@ pub fn render(p: &Plan, up: Option<&UpOutcome>) -> String {
             s,
             "NAT64: {} at {} / {}, pool {}, IPv4 subnet {}",
             n.container, n.ipv4, n.ipv6, n.pool, n.ipv4_subnet
+        );
+    }
+    if let Some(u) = up {
+        let addr = std::net::SocketAddr::new(p.apiserver.host, u.apiserver_port);
+        let _ = writeln!(
+            s,
+            "Bootstrapper: none: machines only. No Kubernetes runs, so there is no kubeconfig context and nothing listens on the API server port ({addr} is kept for it)"
         );
     }
     s

@@ -85,7 +85,12 @@ async fn fresh_up_creates_network_and_volumes_then_all_nodes() {
         out,
         UpOutcome {
             apiserver_port: 40123,
-            restarted: false,
+            restarted: vec![],
+            fresh: vec![
+                "kube-master".into(),
+                "kube-node-1".into(),
+                "kube-node-2".into()
+            ],
             privilege: Privilege::Privileged
         }
     );
@@ -93,7 +98,12 @@ async fn fresh_up_creates_network_and_volumes_then_all_nodes() {
         started(&rec),
         vec!["image", "network", "volumes", "nodes", "systemd"]
     );
-    let calls = engine_calls(&f);
+    let mut calls = engine_calls(&f);
+    assert_eq!(
+        (calls.remove(0), calls.pop().unwrap()),
+        ("create kdc-lock".to_string(), "rm kdc-lock".to_string()),
+        "up holds the cluster's lock from first to last"
+    );
     assert_eq!(calls[0], "network create kubeadm-dind-net");
     assert_eq!(
         &calls[1..4],
@@ -166,7 +176,9 @@ async fn a_recorded_refusal_skips_the_privileged_attempt_next_time() {
             .any(|m| m.contains("docker volume rm kdc-engine"))
     );
     let (events, _) = Recorder::emitter();
-    clean(&f, &plan.cluster.label, &events).await.unwrap();
+    clean(&f, &plan.cluster.label, &plan.image, &events)
+        .await
+        .unwrap();
     assert!(
         f.state().volumes.contains_key("kdc-engine"),
         "engine facts survive clean"
@@ -181,10 +193,13 @@ async fn second_up_restarts_from_volumes_and_keeps_the_port() {
     let first = r1.unwrap();
     f.state().calls.clear();
     let (events, _) = Recorder::emitter();
-    down(&f, &plan.cluster.label, &events).await.unwrap();
+    down(&f, &plan.cluster.label, &plan.image, &events)
+        .await
+        .unwrap();
     let (r2, rec2) = run_up(&f, &plan).await;
     let second = r2.unwrap();
-    assert!(second.restarted);
+    assert_eq!(second.restarted.len(), 3);
+    assert!(second.fresh.is_empty());
     assert_eq!(second.apiserver_port, first.apiserver_port);
     let calls = engine_calls(&f);
     assert!(
@@ -205,7 +220,7 @@ async fn up_on_a_running_cluster_replaces_its_nodes() {
     let f = fake_with_image(&plan);
     run_up(&f, &plan).await.0.unwrap();
     let (r, rec) = run_up(&f, &plan).await;
-    assert!(r.unwrap().restarted);
+    assert_eq!(r.unwrap().restarted.len(), 3);
     assert!(started(&rec).iter().any(|a| a == "remove-old-nodes"));
     assert_eq!(f.state().containers.len(), 3);
 }
@@ -290,7 +305,11 @@ async fn missing_image_stops_before_creating_anything() {
             .to_string()
             .contains("kdc image build node")
     );
-    assert!(f.state().calls.is_empty());
+    assert_eq!(
+        f.calls(),
+        ["create kdc-lock"],
+        "only the lock was tried, which needs the image too"
+    );
 }
 
 #[tokio::test]
@@ -325,7 +344,10 @@ async fn down_removes_only_this_clusters_nodes_and_clean_removes_all_it_owns() {
     };
     f.run_container(&foreign).await.unwrap();
     let (events, _) = Recorder::emitter();
-    assert_eq!(down(&f, &a.cluster.label, &events).await.unwrap(), 3);
+    assert_eq!(
+        down(&f, &a.cluster.label, &a.image, &events).await.unwrap(),
+        3
+    );
     {
         let s = f.state();
         assert!(
@@ -342,7 +364,7 @@ async fn down_removes_only_this_clusters_nodes_and_clean_removes_all_it_owns() {
         all_labels(&f).await.unwrap(),
         vec!["cluster-20".to_string(), a.cluster.label.clone()]
     );
-    let cleaned = clean(&f, "cluster-20", &events).await.unwrap();
+    let cleaned = clean(&f, "cluster-20", &b.image, &events).await.unwrap();
     assert_eq!(cleaned.containers.len(), 3);
     assert_eq!(cleaned.volumes.len(), 3);
     assert_eq!(
@@ -446,5 +468,176 @@ async fn retain_keeps_what_was_created() {
             .any(|n| n.starts_with("keeping what was created (--retain): network kubeadm-dind-net, volume kubeadm-dind-kube-master")),
         "{:?}",
         rec.notes()
+    );
+}
+
+/// `DIND_LABEL=bar` (ID 3 from its hash) and `DIND_LABEL=foo-3` (ID 3 from its name) want the
+/// same subnets; the second `up` names the first cluster and the fix before creating anything.
+#[tokio::test]
+async fn a_subnet_taken_by_another_cluster_is_named_before_anything_is_created() {
+    let bar = plan_for(&[("DIND_LABEL", "bar")]);
+    let foo = plan_for(&[("DIND_LABEL", "foo-3")]);
+    assert_eq!((bar.cluster.id, foo.cluster.id), (3, 3));
+    let f = fake_with_image(&bar);
+    run_up(&f, &bar).await.0.unwrap();
+    let before = left(&f);
+    let (r, _) = run_up(&f, &foo).await;
+    let msg = crate::error::DisplayChain(&r.unwrap_err()).to_string();
+    assert!(
+        msg.contains("the plan's subnet 10.192.3.0/24 overlaps 10.192.3.0/24 of the existing network kubeadm-dind-net-bar, which belongs to kdc cluster bar (ID 3); this cluster foo-3 has ID 3. Give one of them another ID"),
+        "{msg}"
+    );
+    assert!(msg.contains("`DIND_LABEL=bar kdc clean`"), "{msg}");
+    assert_eq!(left(&f), before, "nothing created, nothing removed");
+}
+
+#[tokio::test]
+async fn a_subnet_taken_by_a_foreign_network_says_how_to_avoid_it() {
+    let plan = plan_for(&[]);
+    let f = fake_with_image(&plan);
+    f.state().networks.insert(
+        "corp-vpn".into(),
+        NetworkState {
+            name: "corp-vpn".into(),
+            subnets: vec!["10.192.0.0/16".parse().unwrap()],
+            labels: BTreeMap::new(),
+        },
+    );
+    let (r, _) = run_up(&f, &plan).await;
+    let msg = r.unwrap_err().source().unwrap().to_string();
+    assert_eq!(
+        msg,
+        "the plan's subnet 10.192.0.0/24 overlaps 10.192.0.0/16 of the existing network corp-vpn, which kdc did not make; choose other subnets (CLUSTER_ID, MGMT_CIDRS, NAT64_V4_SUBNET_PREFIX) or remove that network (`docker network rm corp-vpn`)"
+    );
+}
+
+/// NUM_NODES grew after `down`: the existing nodes keep their volumes (the master's data and
+/// API port included) and only the new node starts fresh.
+#[tokio::test]
+async fn more_nodes_keep_the_old_volumes_and_add_fresh_ones() {
+    let one = plan_for(&[("NUM_NODES", "1")]);
+    let two = plan_for(&[]);
+    let f = fake_with_image(&one);
+    let first = run_up(&f, &one).await.0.unwrap();
+    let (events, _) = Recorder::emitter();
+    down(&f, &one.cluster.label, &one.image, &events)
+        .await
+        .unwrap();
+    f.state().calls.clear();
+    let (r, rec) = run_up(&f, &two).await;
+    let second = r.unwrap();
+    assert_eq!(second.restarted, ["kube-master", "kube-node-1"]);
+    assert_eq!(second.fresh, ["kube-node-2"]);
+    assert_eq!(second.apiserver_port, first.apiserver_port);
+    let calls = engine_calls(&f);
+    assert!(
+        !calls.iter().any(|c| c.starts_with("volume rm")),
+        "no volume is discarded: {calls:?}"
+    );
+    assert!(calls.contains(&"volume create kubeadm-dind-kube-node-2".to_string()));
+    assert!(
+        rec.notes()
+            .contains(&"kube-master, kube-node-1 restart from their volumes; kube-node-2 start fresh (no volume yet)".to_string()),
+        "{:?}",
+        rec.notes()
+    );
+}
+
+/// NUM_NODES shrank: the removed node's volume is kept and named, `status` reports it, and
+/// `clean` removes it with the rest.
+#[tokio::test]
+async fn fewer_nodes_keep_the_removed_nodes_volume_and_say_so() {
+    let two = plan_for(&[]);
+    let one = plan_for(&[("NUM_NODES", "1")]);
+    let f = fake_with_image(&two);
+    run_up(&f, &two).await.0.unwrap();
+    let (events, _) = Recorder::emitter();
+    down(&f, &two.cluster.label, &two.image, &events)
+        .await
+        .unwrap();
+    let (r, rec) = run_up(&f, &one).await;
+    assert_eq!(r.unwrap().restarted.len(), 2);
+    assert!(f.state().volumes.contains_key("kubeadm-dind-kube-node-2"));
+    assert!(
+        rec.notes().contains(&"kept the volume of nodes this cluster no longer has (NUM_NODES is 1): kubeadm-dind-kube-node-2; `kdc clean` removes them with the rest of the cluster".to_string()),
+        "{:?}",
+        rec.notes()
+    );
+    let st = status(&f).await.unwrap();
+    assert_eq!(st[0].state, crate::cluster::status::State::Partial);
+    assert_eq!(
+        st[0].leftovers,
+        [
+            "volume kubeadm-dind-kube-node-2 of kube-node-2, which has no container (a node removed by a smaller NUM_NODES)"
+        ]
+    );
+    let cleaned = clean(&f, &one.cluster.label, &one.image, &events)
+        .await
+        .unwrap();
+    assert!(
+        cleaned
+            .volumes
+            .contains(&"kubeadm-dind-kube-node-2".to_string())
+    );
+    assert_eq!(left(&f), Vec::<String>::new());
+}
+
+/// Every cluster with its state, ID, mode and port; the default cluster by its context name;
+/// natural order.
+#[tokio::test]
+async fn status_shows_running_and_down_clusters_in_natural_order() {
+    let plans = [
+        plan_for(&[("CLUSTER_ID", "11"), ("NUM_NODES", "0")]),
+        plan_for(&[("CLUSTER_ID", "5"), ("IP_MODE", "ipv6"), ("NUM_NODES", "1")]),
+        plan_for(&[("APISERVER_PORT", "40100"), ("NUM_NODES", "0")]),
+    ];
+    let f = fake_with_image(&plans[0]);
+    for p in &plans {
+        run_up(&f, p).await.0.unwrap();
+    }
+    let (events, _) = Recorder::emitter();
+    down(&f, "cluster-5", &plans[1].image, &events)
+        .await
+        .unwrap();
+    let st = status(&f).await.unwrap();
+    let rows: Vec<(&str, Option<u8>, Option<&str>, &str, usize)> = st
+        .iter()
+        .map(|c| {
+            (
+                c.name.as_str(),
+                c.id,
+                c.ip_mode.as_deref(),
+                c.state.as_str(),
+                c.nodes.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("cluster-5", Some(5), Some("ipv6"), "down: volumes kept", 0),
+            ("cluster-11", Some(11), Some("ipv4"), "running", 1),
+            ("dind", Some(0), Some("ipv4"), "running", 1),
+        ]
+    );
+    assert_eq!(st[2].apiserver_port, Some(40100));
+    assert!(
+        st[0].apiserver_port.is_some(),
+        "known from the master's volume"
+    );
+    assert_eq!(
+        st[1].nodes[0].addresses,
+        vec!["10.192.11.2".parse::<std::net::IpAddr>().unwrap()]
+    );
+    let text = crate::cluster::status::render(&st);
+    assert!(
+        text.contains(
+            "\n  volumes: kubeadm-dind-kube-master-cluster-5, kubeadm-dind-kube-node-1-cluster-5\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  kube-master-cluster-11     control-plane  running   10.192.11.2\n"),
+        "{text}"
     );
 }

@@ -13,9 +13,6 @@ use crate::signal::Stop;
 pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
     let cfg = cx.config(&args.cluster)?;
     let plan = crate::plan::plan(&cfg)?;
-    if let Some(fwd) = &cfg.port_forwarder {
-        check_executable(fwd)?;
-    }
     let endpoint = cx.endpoint()?;
     let options = UpOptions {
         host: HostFacts {
@@ -45,38 +42,20 @@ pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
         cx.print(&cluster::summary::render(&plan, Some(&outcome)))?;
     }
     if let Some(fwd) = &cfg.port_forwarder {
-        let status = std::process::Command::new(fwd)
-            .arg(outcome.apiserver_port.to_string())
-            .status();
-        match status {
-            Ok(s) if s.success() => {}
-            other => {
-                return Err(KdcError::Usage(format!(
-                    "port forwarder {} failed: {other:?}",
-                    fwd.display()
-                )));
-            }
-        }
+        // The forwarder would forward a port nothing listens on.
+        cx.events.note(format!(
+            "DIND_PORT_FORWARDER {} is not run: no API server listens on a cluster without Kubernetes (--bootstrapper none)",
+            fwd.display()
+        ));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn check_executable(path: &std::path::Path) -> Result<(), KdcError> {
-    use std::os::unix::fs::PermissionsExt;
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
-        _ => Err(KdcError::Usage(format!(
-            "DIND_PORT_FORWARDER {} is not an executable file; fix the path or chmod +x it",
-            path.display()
-        ))),
-    }
 }
 
 pub fn down(cx: &Ctx<'_>, args: &ClusterOnlyArgs) -> Result<ExitCode, KdcError> {
     let plan = cx.plan(&args.cluster)?;
     let n = cx.block_on(async {
         let docker = cx.engine().await?;
-        Ok(cluster::down(&docker, &plan.cluster.label, &cx.events).await?)
+        Ok(cluster::down(&docker, &plan.cluster.label, &plan.image, &cx.events).await?)
     })?;
     if n == 0 {
         cx.events.note(format!(
@@ -96,12 +75,16 @@ pub fn clean(cx: &Ctx<'_>, args: &CleanArgs) -> Result<ExitCode, KdcError> {
     let cleaned = cx.block_on(async {
         let docker = cx.engine().await?;
         let labels = match &plan {
-            Some(p) => vec![p.cluster.label.clone()],
-            None => cluster::all_labels(&docker).await?,
+            Some(p) => vec![(p.cluster.label.clone(), p.image.clone())],
+            None => cluster::all_labels(&docker)
+                .await?
+                .into_iter()
+                .map(|l| (l, crate::images::NODE_IMAGE.to_string()))
+                .collect(),
         };
         let mut all = Vec::new();
-        for l in labels {
-            let c = cluster::clean(&docker, &l, &cx.events).await?;
+        for (l, image) in labels {
+            let c = cluster::clean(&docker, &l, &image, &cx.events).await?;
             all.push((l, c));
         }
         Ok(all)
@@ -157,19 +140,7 @@ pub fn status(cx: &Ctx<'_>) -> Result<ExitCode, KdcError> {
         cx.events.note("no clusters");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut out = format!(
-        "{:<40} {:<28} {:<14} {:<10} {}\n",
-        "CLUSTER", "NODE", "ROLE", "STATE", "IMAGE"
-    );
-    for c in &clusters {
-        for n in &c.nodes {
-            out += &format!(
-                "{:<40} {:<28} {:<14} {:<10} {}\n",
-                c.label, n.name, n.role, n.state, n.image
-            );
-        }
-    }
-    cx.print(&out)?;
+    cx.print(&cluster::status::render(&clusters))?;
     Ok(ExitCode::SUCCESS)
 }
 

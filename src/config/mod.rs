@@ -597,7 +597,18 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
     let skip_snapshot = r.parse(Key::SkipSnapshot, parse_bool).unwrap_or(false);
     let feature_gates = r.parse(Key::FeatureGates, parse_gates).flatten();
     let kubelet_feature_gates = r.parse(Key::KubeletFeatureGates, parse_gates).flatten();
-    let port_forwarder = r.parse(Key::PortForwarder, |v| Ok(PathBuf::from(v.trim())));
+    let port_forwarder = r.parse(Key::PortForwarder, |v| {
+        use std::os::unix::fs::PermissionsExt;
+        let path = PathBuf::from(v.trim());
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(path),
+            Ok(m) if m.is_file() => Err("is not executable; chmod +x it".into()),
+            Ok(_) => Err("is not a file; give the path of an executable".into()),
+            Err(e) => Err(format!(
+                "cannot be used ({e}); give the path of an executable"
+            )),
+        }
+    });
 
     if !r.problems.is_empty() {
         return Err(Problems {

@@ -524,3 +524,31 @@ fn a_named_layer_refuses_unknown_variables() {
         e.message
     );
 }
+
+/// DIND_PORT_FORWARDER is checked with every other value, before anything is created.
+#[test]
+fn the_port_forwarder_must_be_an_executable_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("fwd.sh");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    let e = resolve(&inputs(&[
+        ("DIND_PORT_FORWARDER", "/nonexistent"),
+        ("NUM_NODES", "x"),
+    ]))
+    .unwrap_err();
+    assert_eq!(e.list.len(), 2, "{e}");
+    assert_eq!(e.list[1].what, "DIND_PORT_FORWARDER=/nonexistent");
+    assert_eq!(
+        e.list[1].message,
+        "cannot be used (No such file or directory (os error 2)); give the path of an executable"
+    );
+    let path = script.to_str().unwrap();
+    let e = resolve(&inputs(&[("DIND_PORT_FORWARDER", path)])).unwrap_err();
+    assert_eq!(e.list[0].message, "is not executable; chmod +x it");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        ok(&[("DIND_PORT_FORWARDER", path)]).config.port_forwarder,
+        Some(script)
+    );
+}

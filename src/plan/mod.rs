@@ -137,6 +137,20 @@ pub struct ApiServer {
     pub port: Option<u16>,
 }
 
+impl Identity {
+    /// The command line that runs `kdc <verb>` on this cluster: `kdc clean`,
+    /// `CLUSTER_ID=20 kdc clean`, `DIND_LABEL=third kdc clean`.
+    pub fn command(&self, verb: &str) -> String {
+        if self.label == DEFAULT_LABEL {
+            format!("kdc {verb}")
+        } else if self.label == format!("cluster-{}", self.id) {
+            format!("CLUSTER_ID={} kdc {verb}", self.id)
+        } else {
+            format!("DIND_LABEL={} kdc {verb}", self.label)
+        }
+    }
+}
+
 impl Plan {
     /// The master node (always the first).
     pub fn master(&self) -> &Node {
@@ -287,7 +301,7 @@ pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
 }
 
 /// The suffix of names derived from a cluster label: none for the default label.
-fn suffix_for(label: &str) -> String {
+pub fn suffix_for(label: &str) -> String {
     if label == DEFAULT_LABEL {
         String::new()
     } else {

@@ -360,7 +360,7 @@ impl Provider for Docker {
 
     async fn list_networks(&self, label: &str) -> Result<Vec<NetworkState>, ProviderError> {
         let opts = ListNetworksOptions {
-            filters: Some(label_filter(label)),
+            filters: (!label.is_empty()).then(|| label_filter(label)),
         };
         let nets = self
             .client
@@ -426,7 +426,7 @@ impl Provider for Docker {
             .collect())
     }
 
-    async fn run_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError> {
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError> {
         let opts = CreateContainerOptions {
             name: Some(spec.name.clone()),
             platform: String::new(),
@@ -436,11 +436,16 @@ impl Provider for Docker {
             .create_container(Some(opts), create_body(spec))
             .await
             .map_err(err("docker create", &spec.name))?;
-        if let Err(e) = self.client.start_container(&spec.name, None).await {
-            let _ = self.remove_container(&spec.name).await;
-            return Err(err("docker start", &spec.name)(e));
-        }
         Ok(created.id)
+    }
+
+    async fn run_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError> {
+        let id = self.create_container(spec).await?;
+        self.client
+            .start_container(&spec.name, None)
+            .await
+            .map_err(err("docker start", &spec.name))?;
+        Ok(id)
     }
 
     async fn start_container(&self, name: &str) -> Result<(), ProviderError> {

@@ -248,15 +248,15 @@ impl Provider for Fake {
             .cloned()
             .collect())
     }
-    async fn run_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError> {
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError> {
         let mut s = self.state();
-        if self.refuse_privileged && spec.privilege == Some(Privilege::Privileged) {
-            s.calls.push(format!("run {} refused", spec.name));
+        s.calls.push(format!("create {}", spec.name));
+        if !spec.image.is_empty() && !s.images.contains(&spec.image) {
             return Err(fail(
-                "docker start",
+                "docker create",
                 &spec.name,
-                ErrorKind::PrivilegedRefused,
-                "OCI runtime create failed: unable to apply caps: operation not permitted",
+                ErrorKind::NotFound,
+                "No such image",
             ));
         }
         if s.containers.contains_key(&spec.name) {
@@ -267,8 +267,36 @@ impl Provider for Fake {
                 "the container name is already in use",
             ));
         }
+        s.containers
+            .insert(spec.name.clone(), (spec.clone(), "created".into()));
+        Ok(format!("id-{}", spec.name))
+    }
+    async fn run_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError> {
+        let mut s = self.state();
+        if s.containers.contains_key(&spec.name) {
+            return Err(fail(
+                "docker create",
+                &spec.name,
+                ErrorKind::Conflict,
+                "the container name is already in use",
+            ));
+        }
+        if self.refuse_privileged && spec.privilege == Some(Privilege::Privileged) {
+            s.calls.push(format!("run {} refused", spec.name));
+            // Like Docker: created, then the start fails and the container stays.
+            s.containers
+                .insert(spec.name.clone(), (spec.clone(), "created".into()));
+            return Err(fail(
+                "docker start",
+                &spec.name,
+                ErrorKind::PrivilegedRefused,
+                "OCI runtime create failed: unable to apply caps: operation not permitted",
+            ));
+        }
         if self.fail_start.contains(&spec.name) {
             s.calls.push(format!("run {} failed", spec.name));
+            s.containers
+                .insert(spec.name.clone(), (spec.clone(), "created".into()));
             return Err(fail("docker start", &spec.name, ErrorKind::Other, "boom"));
         }
         s.calls

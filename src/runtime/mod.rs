@@ -19,8 +19,17 @@ pub use exec::{ExecError, ExecOutput, ExecRequest, OutputSender, Stream};
 pub mod labels {
     /// The cluster a resource belongs to (the plan's label).
     pub const CLUSTER: &str = "io.kdc.cluster";
-    /// `control-plane`, `worker`, `dns64` or `nat64`.
+    /// `control-plane`, `worker`, `dns64`, `nat64` or `lock`.
     pub const ROLE: &str = "io.kdc.role";
+    /// The cluster's ID (0-254) and IP mode, so `status` knows them without a configuration.
+    pub const CLUSTER_ID: &str = "io.kdc.cluster-id";
+    pub const IP_MODE: &str = "io.kdc.ip-mode";
+    /// On a node's volume: the node it belongs to.
+    pub const NODE: &str = "io.kdc.node";
+    /// On a cluster's lock container: who holds it (`pid@host`), since when, for which command.
+    pub const LOCK_OWNER: &str = "io.kdc.lock.owner";
+    pub const LOCK_SINCE: &str = "io.kdc.lock.since";
+    pub const LOCK_COMMAND: &str = "io.kdc.lock.command";
     /// On the master's volume: the host port published for the API server, reused by a later
     /// `up` on the same volume so a restarted cluster keeps its address.
     pub const APISERVER_PORT: &str = "io.kdc.apiserver-port";
@@ -185,7 +194,7 @@ pub trait Provider: Send + Sync {
     async fn network(&self, name: &str) -> Result<Option<NetworkState>, ProviderError>;
     async fn create_network(&self, spec: &NetworkSpec) -> Result<(), ProviderError>;
     async fn remove_network(&self, name: &str) -> Result<(), ProviderError>;
-    /// Networks carrying `label` (a `key` or `key=value` filter).
+    /// Networks carrying `label` (a `key` or `key=value` filter; empty for every network).
     async fn list_networks(&self, label: &str) -> Result<Vec<NetworkState>, ProviderError>;
     async fn volume(&self, name: &str) -> Result<Option<VolumeState>, ProviderError>;
     async fn create_volume(
@@ -196,7 +205,10 @@ pub trait Provider: Send + Sync {
     async fn remove_volume(&self, name: &str) -> Result<(), ProviderError>;
     /// Volumes carrying `label` (a `key` or `key=value` filter).
     async fn list_volumes(&self, label: &str) -> Result<Vec<VolumeState>, ProviderError>;
-    /// Creates and starts a container; on a failed start the created container is removed.
+    /// Creates a container without starting it; a name in use is a `Conflict`.
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError>;
+    /// Creates and starts a container. A container whose start fails is left (created, not
+    /// running) for the caller to inspect or remove.
     async fn run_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError>;
     async fn start_container(&self, name: &str) -> Result<(), ProviderError>;
     /// Removes a container, running or not; absent containers are not an error.

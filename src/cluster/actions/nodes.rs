@@ -86,6 +86,8 @@ async fn start_node(
         Err(ActionError::Provider(e))
             if first == Privilege::Privileged && e.kind == ErrorKind::PrivilegedRefused =>
         {
+            // The refused container was created; it goes before its replacement takes the name.
+            cx.provider.remove_container(&node.name).await?;
             run_node(cx, node, Privilege::AllCapsButSysResource).await?;
             Ok((
                 Privilege::AllCapsButSysResource,
