@@ -600,24 +600,25 @@ async fn status_shows_running_and_down_clusters_in_natural_order() {
         .await
         .unwrap();
     let st = status(&f).await.unwrap();
-    let rows: Vec<(&str, Option<u8>, Option<&str>, &str, usize)> = st
+    let rows: Vec<String> = st
         .iter()
         .map(|c| {
-            (
-                c.name.as_str(),
+            format!(
+                "{} {:?} {:?} {} {}",
+                c.name,
                 c.id,
-                c.ip_mode.as_deref(),
+                c.ip_mode,
                 c.state.as_str(),
-                c.nodes.len(),
+                c.nodes.len()
             )
         })
         .collect();
     assert_eq!(
         rows,
         [
-            ("cluster-5", Some(5), Some("ipv6"), "down: volumes kept", 0),
-            ("cluster-11", Some(11), Some("ipv4"), "running", 1),
-            ("dind", Some(0), Some("ipv4"), "running", 1),
+            r#"cluster-5 Some(5) Some("ipv6") down: volumes kept 0"#,
+            r#"cluster-11 Some(11) Some("ipv4") running 1"#,
+            r#"dind Some(0) Some("ipv4") running 1"#,
         ]
     );
     assert_eq!(st[2].apiserver_port, Some(40100));
