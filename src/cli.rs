@@ -160,13 +160,6 @@ pub struct CleanArgs {
     pub all: bool,
 }
 
-/// What sets Kubernetes up on the machines once they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Bootstrapper {
-    /// Machines only: node containers with systemd, no Kubernetes.
-    None,
-}
-
 #[derive(Debug, Args)]
 pub struct UpArgs {
     #[command(flatten)]
@@ -176,7 +169,7 @@ pub struct UpArgs {
     pub retain: bool,
     /// What to run after the machines are up.
     #[arg(long, value_enum, default_value = "none")]
-    pub bootstrapper: Bootstrapper,
+    pub bootstrapper: crate::cluster::Bootstrapper,
     /// Seconds each node may take to reach systemd `running`.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub wait_systemd: u64,

@@ -12,9 +12,18 @@ use crate::report::{Emitter, EventKind};
 use crate::runtime::{ExecError, NodeExec, Privilege, Provider, ProviderError};
 use crate::signal::Stop;
 
+/// What sets Kubernetes up on the machines once they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Bootstrapper {
+    /// Machines only: node containers with systemd, no Kubernetes.
+    #[default]
+    None,
+}
+
 /// Options of `up` that are not part of the plan.
 #[derive(Debug, Clone)]
 pub struct UpOptions {
+    pub bootstrapper: Bootstrapper,
     pub host: HostFacts,
     /// How long each node may take to reach systemd `running`.
     pub systemd_timeout: Duration,

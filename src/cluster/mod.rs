@@ -21,7 +21,8 @@ use crate::runtime::{ContainerState, NodeExec, Privilege, Provider, ProviderErro
 use crate::signal::Stop;
 
 pub use action::{
-    Action, ActionContext, ActionError, ClusterError, UpOptions, UpState, run_actions, step,
+    Action, ActionContext, ActionError, Bootstrapper, ClusterError, UpOptions, UpState,
+    run_actions, step,
 };
 pub use clean::{Cleaned, all_labels, clean, down};
 pub use ledger::{Created, Ledger};
@@ -37,6 +38,7 @@ pub struct UpOutcome {
     pub restarted: Vec<String>,
     pub fresh: Vec<String>,
     pub privilege: Privilege,
+    pub bootstrapper: Bootstrapper,
 }
 
 /// Brings up the cluster's machines: the image, the network, the volumes, the node containers
@@ -84,6 +86,7 @@ pub async fn up(
                 restarted: cx.state.restarted,
                 fresh: cx.state.fresh,
                 privilege: cx.state.privilege.expect("the nodes action ran"),
+                bootstrapper: options.bootstrapper,
             }),
             Err(e) => {
                 if options.retain {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::UpOutcome;
+use super::{Bootstrapper, UpOutcome};
 use crate::plan::Plan;
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
@@ -109,6 +109,7 @@ pub fn render(p: &Plan, up: Option<&UpOutcome>) -> String {
     }
     if let Some(u) = up {
         let addr = std::net::SocketAddr::new(p.apiserver.host, u.apiserver_port);
+        let Bootstrapper::None = u.bootstrapper;
         let _ = writeln!(
             s,
             "Bootstrapper: none: machines only. No Kubernetes runs, so there is no kubeconfig context and nothing listens on the API server port ({addr} is kept for it)"

@@ -15,6 +15,7 @@ pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
     let plan = crate::plan::plan(&cfg)?;
     let endpoint = cx.endpoint()?;
     let options = UpOptions {
+        bootstrapper: args.bootstrapper,
         host: HostFacts {
             lib_modules: endpoint.is_local() && std::path::Path::new("/lib/modules").is_dir(),
         },
@@ -23,7 +24,7 @@ pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
         retain: args.retain,
     };
     let outcome = cx.block_on(async {
-        let docker = crate::runtime::docker::Docker::connect(&endpoint).await?;
+        let docker = cx.connect(&endpoint).await?;
         Ok(cluster::up(
             &docker,
             &docker,

@@ -124,9 +124,15 @@ impl<'a> Ctx<'a> {
         Ok(crate::runtime::endpoint::resolve(&self.env.engine_env())?)
     }
 
-    /// Connects to the Docker engine.
+    /// Connects to the Docker engine; `-v` says which, `-vv` shows its requests.
     pub async fn engine(&self) -> Result<Docker, KdcError> {
-        Ok(Docker::connect(&self.endpoint()?).await?)
+        self.connect(&self.endpoint()?).await
+    }
+
+    /// Connects to the engine at `endpoint`.
+    pub async fn connect(&self, endpoint: &Endpoint) -> Result<Docker, KdcError> {
+        self.events.debug(1, format!("engine: {endpoint}"));
+        Ok(Docker::connect(endpoint).await?.traced(&self.events))
     }
 
     /// Writes a result to stdout.

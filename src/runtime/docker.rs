@@ -34,6 +34,8 @@ use super::{
 #[derive(Clone)]
 pub struct Docker {
     client: bollard::Docker,
+    /// Where `-vv` shows each request that changes something and each command run in a node.
+    trace: Option<crate::report::Emitter>,
 }
 
 impl Docker {
@@ -76,7 +78,23 @@ impl Docker {
         }
         .map_err(fail)?;
         let client = client.negotiate_version().await.map_err(fail)?;
-        Ok(Docker { client })
+        Ok(Docker {
+            client,
+            trace: None,
+        })
+    }
+
+    /// Shows each request that changes something, and each command run in a node, as `-vv`
+    /// detail on `events`.
+    pub fn traced(mut self, events: &crate::report::Emitter) -> Docker {
+        self.trace = Some(events.clone());
+        self
+    }
+
+    fn trace(&self, what: impl FnOnce() -> String) {
+        if let Some(t) = &self.trace {
+            t.debug(2, what());
+        }
     }
 }
 
@@ -320,6 +338,7 @@ impl Provider for Docker {
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<(), ProviderError> {
+        self.trace(|| format!("docker network create {}", spec.name));
         let config = spec
             .subnets
             .iter()
@@ -350,6 +369,7 @@ impl Provider for Docker {
     }
 
     async fn remove_network(&self, name: &str) -> Result<(), ProviderError> {
+        self.trace(|| format!("docker network rm {name}"));
         found(
             self.client.remove_network(name).await,
             "docker network rm",
@@ -387,6 +407,7 @@ impl Provider for Docker {
         name: &str,
         labels: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
+        self.trace(|| format!("docker volume create {name}"));
         let req = VolumeCreateRequest {
             name: Some(name.to_string()),
             labels: Some(labels.clone().into_iter().collect()),
@@ -400,6 +421,7 @@ impl Provider for Docker {
     }
 
     async fn remove_volume(&self, name: &str) -> Result<(), ProviderError> {
+        self.trace(|| format!("docker volume rm {name}"));
         let opts = Some(RemoveVolumeOptions { force: true });
         found(
             self.client.remove_volume(name, opts).await,
@@ -427,6 +449,7 @@ impl Provider for Docker {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError> {
+        self.trace(|| format!("docker create --name {} {}", spec.name, spec.image));
         let opts = CreateContainerOptions {
             name: Some(spec.name.clone()),
             platform: String::new(),
@@ -440,6 +463,7 @@ impl Provider for Docker {
     }
 
     async fn run_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError> {
+        self.trace(|| format!("docker start {}", spec.name));
         let id = self.create_container(spec).await?;
         self.client
             .start_container(&spec.name, None)
@@ -456,6 +480,7 @@ impl Provider for Docker {
     }
 
     async fn remove_container(&self, name: &str) -> Result<(), ProviderError> {
+        self.trace(|| format!("docker rm -f {name}"));
         let opts = RemoveContainerOptions {
             force: true,
             v: true,
@@ -640,6 +665,7 @@ fn network_state(
 #[async_trait::async_trait]
 impl NodeExec for Docker {
     async fn exec(&self, node: &str, req: ExecRequest) -> Result<ExecOutput, ExecError> {
+        self.trace(|| super::exec::command_line(node, &req.argv));
         let argv = req.node_argv();
         let command = super::exec::command_line(node, &req.argv);
         let unrunnable = |message: String| ExecError::Unrunnable {

@@ -58,7 +58,8 @@ impl Action for Nodes {
             cx.events.note(message);
             record_refusal(provider).await;
         } else if known_refused {
-            cx.events.note(format!("privileged containers were refused before on this engine; nodes run with all capabilities but SYS_RESOURCE (docker volume rm {ENGINE_VOLUME} to try again)"));
+            // Said in full once per engine (above); from then on a quiet line.
+            cx.events.debug(0, format!("nodes run with all capabilities but SYS_RESOURCE: this engine refused --privileged before (`docker volume rm {ENGINE_VOLUME}` tries again)"));
         }
         cx.state.privilege = Some(privilege);
         Ok(())
