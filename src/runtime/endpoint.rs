@@ -253,7 +253,15 @@ fn from_host(host: &str, chosen_by: &str, env: &EngineEnv) -> Result<Endpoint, E
         "ssh" => {
             let dest = rest.trim_end_matches('/');
             if dest.is_empty() || dest.contains('/') {
-                return Err(bad("expected ssh://[user@]host[:port]"));
+                return Err(bad("expected ssh://[user@]host"));
+            }
+            let host = dest.rsplit_once('@').map_or(dest, |(_, h)| h);
+            if let Some((_, port)) = host.rsplit_once(':') {
+                // bollard hands `user@host:port` to ssh as one host name, which ssh cannot
+                // resolve; ssh's own configuration carries a port fine.
+                return Err(bad(&format!(
+                    "kdc cannot give ssh a port in the address; name the host in ~/.ssh/config (Host myengine, HostName …, Port {port}) and use ssh://myengine"
+                )));
             }
             Ok(endpoint(Transport::Ssh(dest.to_string())))
         }
@@ -330,10 +338,8 @@ mod tests {
             Transport::Tcp("[::1]:2375".into())
         );
         assert_eq!(
-            resolve(&env(Some("ssh://ci@build-3:2222")))
-                .unwrap()
-                .transport,
-            Transport::Ssh("ci@build-3:2222".into())
+            resolve(&env(Some("ssh://ci@build-3"))).unwrap().transport,
+            Transport::Ssh("ci@build-3".into())
         );
         let e = resolve(&env(None)).unwrap();
         assert_eq!(
@@ -360,6 +366,10 @@ mod tests {
             ("npipe:////./pipe/docker_engine", "unsupported scheme"),
             ("fd://", "unsupported scheme"),
             ("ssh://", "expected ssh://"),
+            (
+                "ssh://ci@build-3:2222",
+                "kdc cannot give ssh a port in the address; name the host in ~/.ssh/config (Host myengine, HostName …, Port 2222)",
+            ),
         ] {
             let e = resolve(&env(Some(host))).unwrap_err();
             assert_eq!(e.what, format!("DOCKER_HOST={host}"));

@@ -1,0 +1,94 @@
+//! Helpers of the live tests: the daemon check, running kdc and docker, what a cluster left.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// Returns false (test skipped) only when the caller opted out; panics when Docker is missing.
+pub fn docker_ready() -> bool {
+    if std::env::var("KDC_SKIP_LIVE").is_ok_and(|v| v == "1") {
+        eprintln!("KDC_SKIP_LIVE=1: live Docker test skipped on request");
+        return false;
+    }
+    let ok = Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "live tests need a running Docker daemon: run `bash ci/setup-host.sh` (or set KDC_SKIP_LIVE=1 to opt out)"
+    );
+    let image = Command::new("docker")
+        .args(["image", "inspect", "kdc/node:bookworm"])
+        .output()
+        .unwrap();
+    assert!(
+        image.status.success(),
+        "live tests need the node image: run `bash ci/setup-host.sh`"
+    );
+    true
+}
+
+/// `kdc` with a clean environment (PATH, CI=true and the given variables), in the temp dir.
+pub fn kdc_command(vars: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kdc"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CI", "true");
+    c.envs(vars.iter().copied())
+        .args(args)
+        .current_dir(std::env::temp_dir());
+    c
+}
+
+pub fn kdc(vars: &[(&str, &str)], args: &[&str]) -> Output {
+    kdc_command(vars, args).output().expect("run kdc")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// stdout of a kdc run that must succeed.
+pub fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "kdc failed: {}\nstdout: {}\nstderr: {}",
+        o.status,
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// stderr of a kdc run that must fail with exit code 1.
+pub fn fails(o: Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected exit 1\nstdout: {}\nstderr: {}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stderr)
+}
+
+pub fn docker(args: &[&str]) -> String {
+    let o = Command::new("docker").args(args).output().unwrap();
+    assert!(o.status.success(), "docker {args:?}: {}", text(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Names of containers, volumes and networks carrying the cluster's kdc label.
+pub fn labelled(label: &str) -> Vec<String> {
+    let f = format!("label=io.kdc.cluster={label}");
+    let mut all = Vec::new();
+    for args in [
+        vec!["ps", "-a", "--filter", &f, "--format", "{{.Names}}"],
+        vec!["volume", "ls", "-q", "--filter", &f],
+        vec!["network", "ls", "--filter", &f, "--format", "{{.Name}}"],
+    ] {
+        all.extend(docker(&args).lines().map(String::from));
+    }
+    all.sort();
+    all
+}
