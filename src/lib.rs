@@ -94,3 +94,60 @@ impl Env {
 pub fn run(cli: cli::Cli) -> Result<ExitCode, KdcError> {
     commands::run(cli, &Env::from_process())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)], tty: bool) -> Env {
+        Env {
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            cwd: std::path::PathBuf::from("/"),
+            stderr_is_terminal: tty,
+        }
+    }
+
+    #[test]
+    fn ci_false_is_not_ci_and_no_color_and_dumb_terminals_are_honoured() {
+        use report::Style;
+        let facts = |vars: &[(&str, &str)]| env(vars, true).terminal_facts(false, 0);
+        assert_eq!(Style::detect(&facts(&[])), Style::Terminal);
+        assert_eq!(Style::detect(&facts(&[("CI", "true")])), Style::Plain);
+        assert_eq!(Style::detect(&facts(&[("CI", "1")])), Style::Plain);
+        for not_ci in ["false", "0", "no", "off", ""] {
+            assert_eq!(
+                Style::detect(&facts(&[("CI", not_ci)])),
+                Style::Terminal,
+                "CI={not_ci}"
+            );
+        }
+        assert_eq!(Style::detect(&facts(&[("TERM", "dumb")])), Style::Plain);
+        assert!(facts(&[("NO_COLOR", "1")]).no_color);
+        assert!(!facts(&[("NO_COLOR", "")]).no_color, "empty means unset");
+        assert_eq!(
+            Style::detect(&env(&[], false).terminal_facts(false, 0)),
+            Style::Plain
+        );
+    }
+
+    #[test]
+    fn the_engine_comes_from_the_docker_variables_only_env_reads() {
+        let e = env(
+            &[
+                ("DOCKER_HOST", "tcp://docker:2376"),
+                ("DOCKER_TLS_VERIFY", "1"),
+                ("DOCKER_CERT_PATH", "/certs/client"),
+                ("HOME", "/home/ci"),
+            ],
+            false,
+        )
+        .engine_env();
+        assert_eq!(e.docker_host.as_deref(), Some("tcp://docker:2376"));
+        assert!(e.tls_verify);
+        assert_eq!(e.cert_path, Some("/certs/client".into()));
+        assert_eq!(e.config_dir, Some("/home/ci/.docker".into()));
+    }
+}
