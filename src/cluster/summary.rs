@@ -107,6 +107,30 @@ pub fn render(p: &Plan, up: Option<&UpOutcome>) -> String {
             n.container, n.ipv4, n.ipv6, n.pool, n.ipv4_subnet
         );
     }
+    if p.dns64.is_none() {
+        let _ = writeln!(
+            s,
+            "Name server: {} at {}",
+            p.dns.container,
+            join(&p.dns.addresses)
+        );
+        let _ = writeln!(
+            s,
+            "Router to the targets: {} at {}",
+            p.router.container,
+            join(&p.router.addresses)
+        );
+    }
+    let t = &p.targets;
+    let _ = writeln!(
+        s,
+        "Targets: {} ({}), {} ({}) on network {}",
+        t.ipv4only.name,
+        join(&t.ipv4only.addresses),
+        t.dualstack.name,
+        join(&t.dualstack.addresses),
+        t.network
+    );
     if let Some(u) = up {
         let addr = std::net::SocketAddr::new(p.apiserver.host, u.apiserver_port);
         let Bootstrapper::None = u.bootstrapper;

@@ -40,6 +40,12 @@ pub struct Plan {
     pub pod_cidrs: Vec<IpNet>,
     pub dns64: Option<Dns64>,
     pub nat64: Option<Nat64>,
+    /// kdc's name server for the cluster (bind9), in every IP mode.
+    pub dns: Dns,
+    /// The way from the nodes to the test targets: tayga (NAT64) in ipv6 mode, else a gateway.
+    pub router: Router,
+    /// The test targets, on a network every cluster shares.
+    pub targets: Targets,
     pub apiserver: ApiServer,
     pub cni_plugin: CniPlugin,
     pub image: String,
@@ -126,6 +132,85 @@ pub struct Nat64 {
     pub pool: Ipv4Net,
     /// The IPv4 /16 added to the cluster network for NAT64 traffic.
     pub ipv4_subnet: Ipv4Net,
+}
+
+/// The cluster's name server: bind9, serving the targets' zone and forwarding the rest; in ipv6
+/// mode it synthesises AAAA records (DNS64) — it is then the original's DNS64 container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dns {
+    /// `bind9<suffix>`.
+    pub container: String,
+    /// One address per management family: host part 0x100 of an IPv6 subnet (the original's),
+    /// the last but one of an IPv4 subnet.
+    pub addresses: Vec<IpAddr>,
+    /// The DNS64 prefix (ipv6 mode only).
+    pub dns64: Option<Ipv6Net>,
+}
+
+/// What a router does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouterKind {
+    /// tayga: translates the DNS64 prefix to IPv4 (ipv6 mode).
+    Nat64,
+    /// Forwards and masquerades (ipv4 and dual-stack mode).
+    Gateway,
+}
+
+/// The cluster's router to the targets network, attached to both networks; it masquerades
+/// there, so neither the targets nor the host need routes back to any cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Router {
+    /// `tayga<suffix>` (NAT64) or `kdc-gw<suffix>`.
+    pub container: String,
+    pub kind: RouterKind,
+    /// On the cluster network: host part 0x200 of an IPv6 subnet, the last of an IPv4 subnet;
+    /// tayga also `P.0.200`.
+    pub addresses: Vec<IpAddr>,
+}
+
+/// A name the suites look up and ping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    pub name: String,
+    pub container: String,
+    pub addresses: Vec<IpAddr>,
+}
+
+/// kdc's own targets, so that suites need no internet: an IPv4-only host and a dual-stack one
+/// in the zone `kdc.test` (RFC 6761 reserves `.test`), on one network all clusters share. The
+/// subnets are outside everything a plan can use (198.18.0.0/15 is the benchmarking range).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Targets {
+    pub network: String,
+    pub subnets: Vec<IpNet>,
+    pub zone: String,
+    pub ipv4only: Target,
+    pub dualstack: Target,
+}
+
+/// The targets, the same for every cluster (a documented, stable interface).
+pub fn targets() -> Targets {
+    let v4 = |d| IpAddr::V4(Ipv4Addr::new(198, 18, 0, d));
+    let v6 = |h| IpAddr::V6(Ipv6Addr::new(0xfd00, 0x198, 0x18, 0, 0, 0, 0, h));
+    Targets {
+        network: "kdc-targets".into(),
+        subnets: vec![
+            "198.18.0.0/24".parse().expect("valid"),
+            "fd00:198:18::/64".parse().expect("valid"),
+        ],
+        zone: "kdc.test".into(),
+        ipv4only: Target {
+            name: "ipv4only.kdc.test".into(),
+            container: "kdc-target-ipv4only".into(),
+            addresses: vec![v4(10)],
+        },
+        dualstack: Target {
+            name: "dualstack.kdc.test".into(),
+            container: "kdc-target-dualstack".into(),
+            addresses: vec![v4(11), v6(0x11)],
+        },
+    }
 }
 
 /// Where the API server is published on the host.
@@ -276,6 +361,35 @@ pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
         })
         .collect();
 
+    let dns = Dns {
+        container: format!("bind9{suffix}"),
+        addresses: mgmt
+            .iter()
+            .map(|net| match net {
+                IpNet::V4(_) => host(net, address::usable_hosts(net) - 2),
+                IpNet::V6(_) => host(net, DNS64_HOST),
+            })
+            .collect(),
+        dns64: dns64.as_ref().map(|d| d.prefix),
+    };
+    let router = match &nat64 {
+        Some(n) => Router {
+            container: n.container.clone(),
+            kind: RouterKind::Nat64,
+            addresses: vec![IpAddr::V4(n.ipv4), IpAddr::V6(n.ipv6)],
+        },
+        None => Router {
+            container: format!("kdc-gw{suffix}"),
+            kind: RouterKind::Gateway,
+            addresses: mgmt
+                .iter()
+                .map(|net| match net {
+                    IpNet::V4(_) => host(net, address::usable_hosts(net) - 1),
+                    IpNet::V6(_) => host(net, NAT64_HOST),
+                })
+                .collect(),
+        },
+    };
     let apiserver_host = match service_cidr {
         IpNet::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpNet::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -290,6 +404,9 @@ pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
         pod_cidrs,
         dns64,
         nat64,
+        dns,
+        router,
+        targets: targets(),
         apiserver: ApiServer {
             host: apiserver_host,
             port: cfg.apiserver_port,
@@ -547,14 +664,16 @@ impl Planner {
     }
 
     /// The most workers the plan can hold: node `k` uses management host part `k + 2` and pod
-    /// subnet number `k + 1` (8 bits); in ipv6 mode host parts stop below bind9's 0x100.
-    fn max_nodes(&self, cfg: &Config, mgmt: &[IpNet], pods: &[IpNet]) -> u32 {
+    /// subnet number `k + 1` (8 bits); IPv6 host parts stop below bind9's 0x100, and the last two
+    /// IPv4 host parts are bind9's and the gateway's.
+    fn max_nodes(&self, _cfg: &Config, mgmt: &[IpNet], pods: &[IpNet]) -> u32 {
         let mut max = u32::MAX;
         for net in mgmt {
-            let mut last = address::usable_hosts(net).saturating_sub(1); // highest usable host part
-            if cfg.ip_mode == IpMode::Ipv6 {
-                last = last.min(DNS64_HOST - 1);
-            }
+            // The highest host part a node may have.
+            let last = match net {
+                IpNet::V4(_) => address::usable_hosts(net).saturating_sub(3),
+                IpNet::V6(_) => (DNS64_HOST - 1).min(address::usable_hosts(net) - 1),
+            };
             max = max.min(u32::try_from(last.saturating_sub(2)).unwrap_or(u32::MAX));
         }
         if !pods.is_empty() {
@@ -580,6 +699,14 @@ impl Planner {
         }
         if let Some(n) = nat64 {
             nets.push((Key::Nat64V4SubnetPrefix, IpNet::V4(n.ipv4_subnet)));
+        }
+        for t in targets().subnets {
+            for (k, n) in &nets {
+                if n.contains(&t.network()) || t.contains(&n.network()) {
+                    self.problem(*k, format!(
+                        "{n} overlaps {t}, which kdc's targets network (ipv4only.kdc.test, dualstack.kdc.test) uses; choose a network outside 198.18.0.0/24 and fd00:198:18::/64"));
+                }
+            }
         }
         for (i, (ka, a)) in nets.iter().enumerate() {
             for (kb, b) in &nets[i + 1..] {

@@ -634,12 +634,13 @@ fn overlapping_networks_are_rejected() {
 
 #[test]
 fn num_nodes_capacity_ipv4() {
-    // /24 management: host parts 2..=254 for node k = host part k + 2, so k <= 252.
-    let p = plan_of(&[("NUM_NODES", "252")]);
-    assert_eq!(strs(&p.nodes[252].addresses), ["10.192.0.254"]);
-    assert_eq!(strs(&p.nodes[252].pod_cidrs), ["10.244.253.0/24"]);
-    let e = problems_of(&[("NUM_NODES", "253")]);
-    has_problem(&e, "NUM_NODES", "at most 252");
+    // /24 management: host parts 2..=252 for node k = host part k + 2 (253 is bind9, 254 the
+    // gateway), so k <= 250.
+    let p = plan_of(&[("NUM_NODES", "250")]);
+    assert_eq!(strs(&p.nodes[250].addresses), ["10.192.0.252"]);
+    assert_eq!(strs(&p.nodes[250].pod_cidrs), ["10.244.251.0/24"]);
+    let e = problems_of(&[("NUM_NODES", "251")]);
+    has_problem(&e, "NUM_NODES", "at most 250");
     // Pod subnets: node IDs 1..=255 in 8 bits, so at most 254 workers.
     let p = plan_of(&[("NUM_NODES", "254"), ("MGMT_CIDRS", "10.192.0.0/16")]);
     assert_eq!(strs(&p.nodes[254].pod_cidrs), ["10.244.255.0/24"]);
@@ -769,6 +770,11 @@ mod props {
             if let Some(n) = &p.nat64 {
                 reserved.insert(IpAddr::V6(n.ipv6));
                 reserved.insert(IpAddr::V4(n.ipv4));
+            }
+            reserved.extend(p.dns.addresses.iter().copied());
+            reserved.extend(p.router.addresses.iter().copied());
+            for a in p.dns.addresses.iter().chain(&p.router.addresses) {
+                prop_assert!(p.network.subnets.iter().any(|n| n.contains(a)), "{} outside the network", a);
             }
             let mut seen = HashSet::new();
             prop_assert_eq!(p.nodes.len(), usize::from(g.nodes) + 1);
@@ -906,4 +912,67 @@ fn identity_of(label: Option<&str>, id: Option<u8>) -> crate::plan::Identity {
         .unwrap()
         .config;
     crate::plan::identity(&cfg)
+}
+
+/// bind9 and the router in each IP mode: the original's addresses in ipv6 mode (0x100, tayga
+/// at 0x200 and P.0.200), the last two IPv4 host parts and the same IPv6 ones otherwise.
+#[test]
+fn name_server_and_router_in_every_mode() {
+    let p = plan_of(&[]);
+    assert_eq!(p.dns.container, "bind9");
+    assert_eq!(strs(&p.dns.addresses), ["10.192.0.253"]);
+    assert_eq!(p.dns.dns64, None);
+    assert_eq!(
+        (p.router.container.as_str(), p.router.kind),
+        ("kdc-gw", RouterKind::Gateway)
+    );
+    assert_eq!(strs(&p.router.addresses), ["10.192.0.254"]);
+
+    let p = plan_of(&[("IP_MODE", "ipv6"), ("CLUSTER_ID", "10")]);
+    assert_eq!(p.dns.container, "bind9-cluster-10");
+    assert_eq!(strs(&p.dns.addresses), ["fd00:20:10::100"]);
+    assert_eq!(p.dns.dns64.unwrap().to_string(), "fd00:10:64:ff9b::/96");
+    assert_eq!(
+        (p.router.container.as_str(), p.router.kind),
+        ("tayga-cluster-10", RouterKind::Nat64)
+    );
+    assert_eq!(
+        strs(&p.router.addresses),
+        ["172.28.0.200", "fd00:20:10::200"]
+    );
+
+    let p = plan_of(&[("IP_MODE", "dual-stack"), ("CLUSTER_ID", "7")]);
+    assert_eq!(strs(&p.dns.addresses), ["10.192.7.253", "fd00:20:7::100"]);
+    assert_eq!(p.router.container, "kdc-gw-cluster-7");
+    assert_eq!(
+        strs(&p.router.addresses),
+        ["10.192.7.254", "fd00:20:7::200"]
+    );
+}
+
+#[test]
+fn the_targets_are_the_same_for_every_cluster() {
+    let a = plan_of(&[]);
+    let b = plan_of(&[("IP_MODE", "ipv6"), ("CLUSTER_ID", "3")]);
+    assert_eq!(a.targets, b.targets);
+    let t = a.targets;
+    assert_eq!(t.network, "kdc-targets");
+    assert_eq!(strs(&t.subnets), ["198.18.0.0/24", "fd00:198:18::/64"]);
+    assert_eq!(t.ipv4only.name, "ipv4only.kdc.test");
+    assert_eq!(strs(&t.ipv4only.addresses), ["198.18.0.10"]);
+    assert_eq!(t.dualstack.name, "dualstack.kdc.test");
+    assert_eq!(
+        strs(&t.dualstack.addresses),
+        ["198.18.0.11", "fd00:198:18::11"]
+    );
+}
+
+#[test]
+fn networks_on_the_targets_subnets_are_refused() {
+    let e = problems_of(&[("MGMT_CIDRS", "198.18.0.0/24")]);
+    has_problem(
+        &e,
+        "MGMT_CIDRS",
+        "198.18.0.0/24 overlaps 198.18.0.0/24, which kdc's targets network",
+    );
 }
