@@ -33,4 +33,5 @@ rm -f /var/lib/dbus/machine-id
 
 # Sanity checks (fail the build early rather than at cluster start).
 test -x /lib/systemd/systemd
-for b in ip iptables ping socat; do command -v "$b" >/dev/null; done
+for b in ip iptables ping socat dig getent timeout base64; do command -v "$b" >/dev/null; done
+for p in bridge ptp host-local loopback; do test -x "/usr/lib/cni/$p"; done
