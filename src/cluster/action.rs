@@ -43,6 +43,10 @@ pub struct UpState {
     pub fresh: Vec<String>,
     /// How the nodes were started.
     pub privilege: Option<Privilege>,
+    /// Support containers started by this run, with the log line that says each is ready.
+    pub awaiting: Vec<(String, &'static str)>,
+    /// Each node's pod sandbox addresses (bare clusters with bridge or ptp).
+    pub pods: std::collections::BTreeMap<String, Vec<std::net::IpAddr>>,
 }
 
 /// What an action works with: the two seams, the plan, the options, the ledger, the events, and

@@ -111,6 +111,11 @@ pub async fn clean(
                     provider.remove_network(n).await?;
                 }
                 cleaned.networks = networks;
+                // The last cluster out takes the shared targets with it.
+                let targets = crate::plan::targets();
+                if super::support::release_targets(provider, &targets).await? {
+                    cleaned.networks.push(targets.network);
+                }
                 cleaned.containers.sort();
                 cleaned.containers.dedup();
                 Ok(cleaned)

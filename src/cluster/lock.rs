@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use std::time::{Duration, Instant};
+
 use crate::runtime::{ContainerSpec, ErrorKind, Provider, ProviderError, labels};
 
 /// The lock container's name for the cluster labelled `label`.
@@ -65,10 +67,11 @@ impl Holder {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
-        "another {holder} is working on cluster {cluster}; wait for it to finish. If it is gone, `docker rm {lock}` releases the lock"
+        "another {holder} is working on {what}; wait for it to finish. If it is gone, `docker rm {lock}` releases the lock"
     )]
     Held {
-        cluster: String,
+        /// `cluster <label>`, or kdc's shared targets.
+        what: String,
         holder: Holder,
         lock: String,
     },
@@ -93,62 +96,45 @@ impl Lock {
         image: &str,
         command: &str,
     ) -> Result<Option<Lock>, LockError> {
-        let name = name(label);
-        let mut l = BTreeMap::from([
+        let own = BTreeMap::from([
             (label.to_string(), String::new()),
             (labels::CLUSTER.to_string(), label.to_string()),
         ]);
-        l.insert(labels::ROLE.into(), "lock".into());
-        l.insert(
-            labels::LOCK_OWNER.into(),
-            format!("{}@{}", std::process::id(), hostname()),
-        );
-        l.insert(labels::LOCK_SINCE.into(), crate::dump::live::rfc3339_now());
-        l.insert(labels::LOCK_COMMAND.into(), command.into());
-        let lock = ContainerSpec {
-            name: name.clone(),
-            image: image.to_string(),
-            labels: l,
-            network: "none".into(),
-            entrypoint: Some(vec!["true".into()]),
-            ..Default::default()
-        };
-        for _ in 0..2 {
-            match provider.create_container(&lock).await {
-                Ok(_) => return Ok(Some(Lock { name })),
-                Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
-                Err(e) if e.kind == ErrorKind::Conflict => {
-                    let Some(held) = provider.container(&name).await? else {
-                        continue; // released meanwhile
-                    };
-                    let holder = Holder::from_labels(&held.labels);
-                    if holder.is_gone() {
-                        provider.remove_container(&name).await?;
-                        continue;
-                    }
-                    return Err(LockError::Held {
-                        cluster: label.to_string(),
-                        holder,
-                        lock: name,
-                    });
+        let what = format!("cluster {label}");
+        try_acquire(provider, &name(label), own, &what, image, command).await
+    }
+
+    /// Takes the lock of kdc's shared targets, waiting up to `within` while another kdc holds
+    /// it: making the targets and attaching a router to them, or removing them after the last
+    /// cluster, must not interleave between clusters coming up and going at once.
+    pub async fn targets(
+        provider: &dyn Provider,
+        image: &str,
+        command: &str,
+        within: Duration,
+    ) -> Result<Option<Lock>, LockError> {
+        let own = BTreeMap::from([(
+            crate::cluster::support::TARGETS_LABEL.to_string(),
+            "1".to_string(),
+        )]);
+        let deadline = Instant::now() + within;
+        loop {
+            match try_acquire(
+                provider,
+                TARGETS_LOCK,
+                own.clone(),
+                "kdc's shared targets",
+                image,
+                command,
+            )
+            .await
+            {
+                Err(LockError::Held { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                Err(e) => return Err(e.into()),
+                other => return other,
             }
         }
-        let holder = match provider.container(&name).await? {
-            Some(c) => Holder::from_labels(&c.labels),
-            None => Holder {
-                pid: None,
-                host: "?".into(),
-                since: "?".into(),
-                command: "?".into(),
-            },
-        };
-        Err(LockError::Held {
-            cluster: label.to_string(),
-            holder,
-            lock: name,
-        })
     }
 
     pub fn name(&self) -> &str {
@@ -158,6 +144,70 @@ impl Lock {
     pub async fn release(self, provider: &dyn Provider) -> Result<(), ProviderError> {
         provider.remove_container(&self.name).await
     }
+}
+
+/// The lock of kdc's shared targets.
+pub const TARGETS_LOCK: &str = "kdc-lock-targets";
+
+/// Creates the lock container `name` carrying `own` labels, or says who holds it.
+async fn try_acquire(
+    provider: &dyn Provider,
+    name: &str,
+    own: BTreeMap<String, String>,
+    what: &str,
+    image: &str,
+    command: &str,
+) -> Result<Option<Lock>, LockError> {
+    let name = name.to_string();
+    let mut l = own;
+    l.insert(labels::ROLE.into(), "lock".into());
+    l.insert(
+        labels::LOCK_OWNER.into(),
+        format!("{}@{}", std::process::id(), hostname()),
+    );
+    l.insert(labels::LOCK_SINCE.into(), crate::dump::live::rfc3339_now());
+    l.insert(labels::LOCK_COMMAND.into(), command.into());
+    let lock = ContainerSpec {
+        name: name.clone(),
+        image: image.to_string(),
+        labels: l,
+        network: "none".into(),
+        entrypoint: Some(vec!["true".into()]),
+        ..Default::default()
+    };
+    let held = |holder| LockError::Held {
+        what: what.to_string(),
+        holder,
+        lock: name.clone(),
+    };
+    for _ in 0..2 {
+        match provider.create_container(&lock).await {
+            Ok(_) => return Ok(Some(Lock { name })),
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind == ErrorKind::Conflict => {
+                let Some(have) = provider.container(&name).await? else {
+                    continue; // released meanwhile
+                };
+                let holder = Holder::from_labels(&have.labels);
+                if holder.is_gone() {
+                    provider.remove_container(&name).await?;
+                    continue;
+                }
+                return Err(held(holder));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let holder = match provider.container(&name).await? {
+        Some(c) => Holder::from_labels(&c.labels),
+        None => Holder {
+            pid: None,
+            host: "?".into(),
+            since: "?".into(),
+            command: "?".into(),
+        },
+    };
+    Err(held(holder))
 }
 
 /// The holder of a lock container found by `status`, when it is one.

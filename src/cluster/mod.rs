@@ -14,6 +14,7 @@ pub mod lock;
 pub mod spec;
 pub mod status;
 pub mod summary;
+pub mod support;
 
 use crate::plan::Plan;
 use crate::report::Emitter;
@@ -67,8 +68,14 @@ pub async fn up(
             actions.push(Box::new(actions::RemoveOldNodes(stale)));
         }
         actions.push(Box::new(actions::Volumes));
+        actions.push(Box::new(actions::Support));
         actions.push(Box::new(actions::Nodes));
         actions.push(Box::new(actions::Systemd));
+        actions.push(Box::new(actions::SupportReady));
+        actions.push(Box::new(actions::NodeNetwork));
+        if options.bootstrapper == Bootstrapper::None && plan.cni_plugin.supports_ipv6_pods() {
+            actions.push(Box::new(actions::Sandboxes));
+        }
 
         let mut cx = ActionContext {
             provider,
@@ -94,6 +101,9 @@ pub async fn up(
                 } else {
                     for problem in ledger.rollback(provider).await {
                         events.warn(format!("cleanup: {problem}"));
+                    }
+                    if let Err(e) = support::release_targets(provider, &plan.targets).await {
+                        events.warn(format!("cleanup: {e}"));
                     }
                 }
                 Err(e)

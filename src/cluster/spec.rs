@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use std::net::IpAddr;
+
 use ipnet::{IpNet, Ipv4Net};
 
 use crate::config::IpMode;
@@ -91,14 +93,33 @@ pub fn node_spec(
     if host.lib_modules {
         binds.push("/lib/modules:/lib/modules:ro".to_string());
     }
-    let mut sysctls = BTreeMap::new();
+    // /proc/sys is read-only in a node: what the CNI plugins and the pod routes need is set
+    // here. Forwarding, or the plugins try (and fail) to switch it on; no IPv6 duplicate address
+    // detection on the node's own new interfaces (the CNI bridge), or their addresses stay
+    // `tentative` for a second or two and the first packets are lost.
+    let mut sysctls = BTreeMap::from([("net.ipv4.ip_forward".to_string(), "1".to_string())]);
     if plan.ip_mode != IpMode::Ipv4 {
-        sysctls.insert(
-            "net.ipv6.conf.all.disable_ipv6".to_string(),
-            "0".to_string(),
-        );
-        sysctls.insert("net.ipv6.conf.all.forwarding".to_string(), "1".to_string());
+        for (k, v) in [
+            ("net.ipv6.conf.all.disable_ipv6", "0"),
+            ("net.ipv6.conf.all.forwarding", "1"),
+            ("net.ipv6.conf.default.accept_dad", "0"),
+        ] {
+            sysctls.insert(k.to_string(), v.to_string());
+        }
     }
+    // The cluster's bind9 answers the nodes: in ipv6 mode directly (Docker's embedded resolver
+    // cannot forward to an IPv6 server), else through Docker's 127.0.0.11, which forwards what
+    // it does not know itself to the first --dns server.
+    let dns = match plan.ip_mode {
+        IpMode::Ipv6 => plan.dns.addresses.clone(),
+        IpMode::Ipv4 | IpMode::DualStack => plan
+            .dns
+            .addresses
+            .iter()
+            .copied()
+            .filter(IpAddr::is_ipv4)
+            .collect(),
+    };
     let publish = if node.role == Role::ControlPlane {
         vec![(
             plan.apiserver.host,
@@ -121,6 +142,7 @@ pub fn node_spec(
         binds,
         sysctls,
         publish,
+        dns,
         tty: true,
         ..Default::default()
     }
@@ -155,7 +177,12 @@ mod tests {
         assert_eq!(s.addresses, vec!["10.192.0.2".parse::<IpAddr>().unwrap()]);
         assert_eq!(s.binds, vec!["kubeadm-dind-kube-master:/var".to_string()]);
         assert_eq!(s.tmpfs, vec!["/run", "/run/lock", "/tmp"]);
-        assert!(s.sysctls.is_empty(), "no IPv6 sysctls in ipv4 mode");
+        assert_eq!(
+            s.sysctls,
+            BTreeMap::from([("net.ipv4.ip_forward".to_string(), "1".to_string())]),
+            "no IPv6 sysctls in ipv4 mode"
+        );
+        assert_eq!(s.dns, vec!["10.192.0.253".parse::<IpAddr>().unwrap()]);
         assert_eq!(s.publish, vec![("127.0.0.1".parse().unwrap(), 40001, 6443)]);
         assert_eq!(
             s.labels.get("io.kdc.role").map(String::as_str),
@@ -201,6 +228,13 @@ mod tests {
                 .map(String::as_str),
             Some("1")
         );
+        assert_eq!(
+            s.sysctls
+                .get("net.ipv6.conf.default.accept_dad")
+                .map(String::as_str),
+            Some("0")
+        );
+        assert_eq!(s.dns, vec!["fd00:20:12::100".parse::<IpAddr>().unwrap()]);
         assert!(s.publish.is_empty());
         assert!(
             s.binds

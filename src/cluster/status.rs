@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::lock;
 use super::spec::APISERVER_CONTAINER_PORT;
+use super::support::{ROLE_DNS, ROLE_ROUTER};
 use crate::config::DEFAULT_LABEL;
 use crate::runtime::{ContainerState, NetworkState, Provider, ProviderError, VolumeState, labels};
 
@@ -58,7 +59,7 @@ pub struct ClusterStatus {
     pub network: Option<String>,
     /// Node containers, master first.
     pub nodes: Vec<Member>,
-    /// Support containers (DNS64, NAT64).
+    /// Support containers (bind9, the router).
     pub support: Vec<Member>,
     pub volumes: Vec<String>,
     /// What should not be there, with what it is.
@@ -153,7 +154,7 @@ impl Parts {
             .filter(|c| {
                 matches!(
                     c.labels.get(labels::ROLE).map(String::as_str),
-                    Some("dns64" | "nat64" | "target")
+                    Some(ROLE_DNS | ROLE_ROUTER)
                 )
             })
             .map(member)
@@ -163,7 +164,7 @@ impl Parts {
             let role = c.labels.get(labels::ROLE).map(String::as_str).unwrap_or("");
             if let Some(holder) = lock::holder_of(&c.labels) {
                 leftovers.push(format!("lock {} held by {holder}", c.name));
-            } else if !is_node_role(role) && !matches!(role, "dns64" | "nat64" | "target") {
+            } else if !is_node_role(role) && !matches!(role, ROLE_DNS | ROLE_ROUTER) {
                 leftovers.push(format!("container {} ({})", c.name, c.state));
             }
         }

@@ -98,7 +98,17 @@ async fn fresh_up_creates_network_and_volumes_then_all_nodes() {
     );
     assert_eq!(
         started(&rec),
-        vec!["image", "network", "volumes", "nodes", "systemd"]
+        vec![
+            "image",
+            "network",
+            "volumes",
+            "support",
+            "nodes",
+            "systemd",
+            "support-ready",
+            "node-network",
+            "sandboxes"
+        ]
     );
     let mut calls = engine_calls(&f);
     assert_eq!(
@@ -115,14 +125,25 @@ async fn fresh_up_creates_network_and_volumes_then_all_nodes() {
             "volume create kubeadm-dind-kube-node-2"
         ]
     );
-    let mut nodes = calls[4..].to_vec();
-    nodes.sort();
+    // Under the targets' lock: the shared targets, bind9 and the router (created, connected to
+    // the targets, started; concurrently with bind9); then the nodes, all at once.
+    let mut rest = calls[4..].to_vec();
+    rest.sort();
     assert_eq!(
-        nodes,
+        rest,
         vec![
+            "create kdc-gw",
+            "create kdc-lock-targets",
+            "network connect kdc-targets kdc-gw",
+            "network create kdc-targets",
+            "rm kdc-lock-targets",
+            "run bind9 None",
+            "run kdc-target-dualstack None",
+            "run kdc-target-ipv4only None",
             "run kube-master Some(Privileged)",
             "run kube-node-1 Some(Privileged)",
-            "run kube-node-2 Some(Privileged)"
+            "run kube-node-2 Some(Privileged)",
+            "start kdc-gw",
         ]
     );
     let s = f.state();
@@ -228,7 +249,27 @@ async fn up_on_a_running_cluster_replaces_its_nodes() {
     let (r, rec) = run_up(&f, &plan).await;
     assert_eq!(r.unwrap().restarted.len(), 3);
     assert!(started(&rec).iter().any(|a| a == "remove-old-nodes"));
-    assert_eq!(f.state().containers.len(), 3);
+    let mut containers: Vec<String> = f.state().containers.keys().cloned().collect();
+    containers.sort();
+    assert_eq!(
+        containers,
+        [
+            "bind9",
+            "kdc-gw",
+            "kdc-target-dualstack",
+            "kdc-target-ipv4only",
+            "kube-master",
+            "kube-node-1",
+            "kube-node-2"
+        ],
+        "bind9 and the router, running with the same configuration, are kept"
+    );
+    let support_calls: Vec<String> = f
+        .calls()
+        .into_iter()
+        .filter(|c| c.contains("bind9") || c.contains("kdc-gw"))
+        .collect();
+    assert_eq!(support_calls.len(), 4, "made once: {support_calls:?}");
 }
 
 #[tokio::test]
@@ -371,7 +412,16 @@ async fn down_removes_only_this_clusters_nodes_and_clean_removes_all_it_owns() {
         vec!["cluster-20".to_string(), a.cluster.label.clone()]
     );
     let cleaned = clean(&f, "cluster-20", &b.image, &events).await.unwrap();
-    assert_eq!(cleaned.containers.len(), 3);
+    assert_eq!(
+        cleaned.containers,
+        [
+            "bind9-cluster-20",
+            "kdc-gw-cluster-20",
+            "kube-master-cluster-20",
+            "kube-node-1-cluster-20",
+            "kube-node-2-cluster-20"
+        ]
+    );
     assert_eq!(cleaned.volumes.len(), 3);
     assert_eq!(
         cleaned.networks,
@@ -646,5 +696,53 @@ async fn status_shows_running_and_down_clusters_in_natural_order() {
     assert!(
         text.contains("  kube-master-cluster-11     control-plane  running   10.192.11.2\n"),
         "{text}"
+    );
+}
+
+/// `down` keeps bind9 and the router; the next `up` keeps them when they run as planned and
+/// recreates a stopped one or one made from another configuration.
+#[tokio::test]
+async fn support_containers_survive_down_and_are_recreated_when_stale() {
+    let plan = plan_for(&[("IP_MODE", "ipv6"), ("NUM_NODES", "0")]);
+    let f = fake_with_image(&plan);
+    run_up(&f, &plan).await.0.unwrap();
+    let (events, _) = Recorder::emitter();
+    down(&f, &plan.cluster.label, &plan.image, &events)
+        .await
+        .unwrap();
+    assert!(f.state().containers.contains_key("bind9"));
+    assert!(f.state().containers.contains_key("tayga"));
+    // bind9 stopped, tayga made from another configuration.
+    f.state().containers.get_mut("bind9").unwrap().1 = "exited".into();
+    f.state()
+        .containers
+        .get_mut("tayga")
+        .unwrap()
+        .0
+        .labels
+        .insert(crate::cluster::support::CONFIG_LABEL.into(), "old".into());
+    f.state().calls.clear();
+    let (r, rec) = run_up(&f, &plan).await;
+    r.unwrap();
+    let calls = engine_calls(&f);
+    for want in [
+        "rm bind9",
+        "run bind9 None",
+        "rm tayga",
+        "create tayga",
+        "start tayga",
+    ] {
+        assert!(calls.contains(&want.to_string()), "{want} in {calls:?}");
+    }
+    assert!(started(&rec).iter().any(|a| a == "support-ready"));
+    // A third `up` keeps both.
+    f.state().calls.clear();
+    run_up(&f, &plan).await.0.unwrap();
+    assert!(
+        !engine_calls(&f)
+            .iter()
+            .any(|c| c.contains("bind9") || c.contains("tayga")),
+        "{:?}",
+        engine_calls(&f)
     );
 }

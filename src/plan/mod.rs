@@ -145,6 +145,12 @@ pub struct Dns {
     pub addresses: Vec<IpAddr>,
     /// The DNS64 prefix (ipv6 mode only).
     pub dns64: Option<Ipv6Net>,
+    /// Real AAAA records win over synthesised ones (`DIND_ALLOW_AAAA_USE`; always in
+    /// dual-stack, never in ipv4).
+    pub real_aaaa: bool,
+    /// Where names outside the targets' zone are asked: in ipv6 mode `REMOTE_DNS64_V4SERVER`
+    /// through NAT64, else Docker's resolver.
+    pub upstream: IpAddr,
 }
 
 /// What a router does.
@@ -371,6 +377,12 @@ pub fn plan(cfg: &Config) -> Result<Plan, Problems> {
             })
             .collect(),
         dns64: dns64.as_ref().map(|d| d.prefix),
+        real_aaaa: cfg.allow_aaaa_use,
+        upstream: if cfg.ip_mode == IpMode::Ipv6 {
+            IpAddr::V4(cfg.remote_dns64_v4server)
+        } else {
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11))
+        },
     };
     let router = match &nat64 {
         Some(n) => Router {

@@ -479,6 +479,18 @@ impl Provider for Docker {
             .map_err(err("docker start", name))
     }
 
+    async fn connect_container(&self, network: &str, container: &str) -> Result<(), ProviderError> {
+        self.trace(|| format!("docker network connect {network} {container}"));
+        let req = bollard::models::NetworkConnectRequest {
+            container: container.to_string(),
+            ..Default::default()
+        };
+        self.client
+            .connect_network(network, req)
+            .await
+            .map_err(err("docker network connect", container))
+    }
+
     async fn remove_container(&self, name: &str) -> Result<(), ProviderError> {
         self.trace(|| format!("docker rm -f {name}"));
         let opts = RemoveContainerOptions {

@@ -43,6 +43,8 @@ pub struct FakeState {
     pub containers: BTreeMap<String, (ContainerSpec, String)>,
     /// Every mutating call and every command, in order.
     pub calls: Vec<String>,
+    /// (network, container) of `connect_container`, beyond each container's own network.
+    pub connections: Vec<(String, String)>,
 }
 
 impl Default for Fake {
@@ -58,17 +60,25 @@ impl Default for Fake {
 }
 
 impl Fake {
-    /// A fake engine that has `image`.
+    /// A fake engine that has `image`, and kdc's support image.
     pub fn with_image(image: &str) -> Fake {
         let f = Fake::default();
         f.state().images.push(image.to_string());
+        f.state()
+            .images
+            .push(crate::images::SUPPORT_IMAGE.to_string());
         f
     }
 
-    /// The default answer: systemd is `running`, every other command succeeds silently.
+    /// The default answer: systemd is `running`, a CNI ADD gives the pod an address, every
+    /// other command succeeds silently.
     pub fn systemd_running(req: &ExecRequest) -> (i64, String, String) {
         if req.argv.iter().any(|a| a == "is-system-running") {
             (0, "running\n".into(), String::new())
+        } else if req.argv.iter().any(|a| a.contains("CNI_COMMAND=ADD")) {
+            let result =
+                r#"{"cniVersion":"0.3.1","ips":[{"version":"4","address":"10.244.1.2/24"}]}"#;
+            (0, result.into(), String::new())
         } else {
             (0, String::new(), String::new())
         }
@@ -322,10 +332,38 @@ impl Provider for Fake {
             )),
         }
     }
+    async fn connect_container(&self, network: &str, container: &str) -> Result<(), ProviderError> {
+        let mut s = self.state();
+        s.calls
+            .push(format!("network connect {network} {container}"));
+        if !s.networks.contains_key(network) {
+            return Err(fail(
+                "docker network connect",
+                container,
+                ErrorKind::NotFound,
+                "network not found",
+            ));
+        }
+        match s.containers.contains_key(container) {
+            true => {
+                s.connections
+                    .push((network.to_string(), container.to_string()));
+                Ok(())
+            }
+            false => Err(fail(
+                "docker network connect",
+                container,
+                ErrorKind::NotFound,
+                "No such container",
+            )),
+        }
+    }
+
     async fn remove_container(&self, name: &str) -> Result<(), ProviderError> {
         let mut s = self.state();
         s.calls.push(format!("rm {name}"));
         s.containers.remove(name);
+        s.connections.retain(|(_, c)| c != name);
         Ok(())
     }
     async fn list_containers(&self, label: &str) -> Result<Vec<ContainerState>, ProviderError> {
@@ -357,8 +395,18 @@ impl Provider for Fake {
             )),
         }
     }
-    async fn logs(&self, _name: &str, _tail: Option<usize>) -> Result<Vec<u8>, ProviderError> {
-        Ok(b"\x1b[0;32mReached target\x1b[0m Multi-User System\r\r\n".to_vec())
+    /// The console of a node, or the last lines a ready support container prints.
+    async fn logs(&self, name: &str, _tail: Option<usize>) -> Result<Vec<u8>, ProviderError> {
+        let role = self
+            .state()
+            .containers
+            .get(name)
+            .and_then(|(c, _)| c.labels.get(super::labels::ROLE).cloned());
+        Ok(match role.as_deref() {
+            Some("dns") => b"all zones loaded\nrunning\n".to_vec(),
+            Some("router") => b"kdc: router ready (targets on eth1)\n".to_vec(),
+            _ => b"\x1b[0;32mReached target\x1b[0m Multi-User System\r\r\n".to_vec(),
+        })
     }
 }
 

@@ -211,6 +211,8 @@ pub trait Provider: Send + Sync {
     /// running) for the caller to inspect or remove.
     async fn run_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError>;
     async fn start_container(&self, name: &str) -> Result<(), ProviderError>;
+    /// Attaches a container to another network (with an address the engine picks).
+    async fn connect_container(&self, network: &str, container: &str) -> Result<(), ProviderError>;
     /// Removes a container, running or not; absent containers are not an error.
     async fn remove_container(&self, name: &str) -> Result<(), ProviderError>;
     /// Containers, running or not, carrying `label` (a `key` or `key=value` filter).

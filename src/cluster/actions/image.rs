@@ -1,5 +1,5 @@
-//! The node image must be present: kdc never pulls behind the user's back (there may be no
-//! registry at all), it says how to get the image.
+//! The node and support images must be present: kdc never pulls behind the user's back (there
+//! may be no registry at all), it says how to get them.
 
 use crate::cluster::action::{Action, ActionContext, ActionError};
 
@@ -17,11 +17,18 @@ impl Action for Image {
 
     async fn run(&self, cx: &mut ActionContext<'_>) -> Result<(), ActionError> {
         let image = &cx.plan.image;
-        match cx.provider.image_labels(image).await? {
-            Some(_) => Ok(()),
-            None => Err(ActionError::Check(format!(
+        if cx.provider.image_labels(image).await?.is_none() {
+            return Err(ActionError::Check(format!(
                 "image {image} is not present; build it with `kdc image build node` (offline), pull it, or set DIND_IMAGE"
-            ))),
+            )));
         }
+        // bind9, the router and the targets run from kdc's support image.
+        let support = crate::images::SUPPORT_IMAGE;
+        if cx.provider.image_labels(support).await?.is_none() {
+            return Err(ActionError::Check(format!(
+                "image {support} (bind9, tayga) is not present; build it with `kdc image build support` (offline)"
+            )));
+        }
+        Ok(())
     }
 }
