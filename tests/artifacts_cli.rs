@@ -160,6 +160,61 @@ fn no_blob_is_a_clear_error() {
         .stderr(predicate::str::contains("no blob found"));
 }
 
+/// Text without a single `@@@ name @@@` line is not an empty dump: nothing was found, and the
+/// error names the input.
+#[test]
+fn no_dump_is_a_clear_error_naming_the_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = tmp.path().join("notes.txt");
+    std::fs::write(&text, "hello\n@@@ not a marker\n").unwrap();
+    kdc()
+        .args(["split-dump", "-o"])
+        .arg(tmp.path().join("d"))
+        .arg(&text)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "no dump found in {}: no `@@@ <name> @@@` line",
+            text.display()
+        )));
+    kdc()
+        .args(["split-dump", "-o"])
+        .arg(tmp.path().join("d"))
+        .write_stdin("just a log\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no dump found in stdin"));
+    split64_stdin("just a log\n".into())
+        .1
+        .code(1)
+        .stderr(predicate::str::contains(
+            "no blob found in stdin: no `%%% start-base64 %%%` line",
+        ));
+}
+
+/// A directory given as the input is named with the cause, before anything is written.
+#[test]
+fn a_directory_as_input_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    for cmd in ["split-dump64", "split-dump"] {
+        kdc()
+            .current_dir(tmp.path())
+            .arg(cmd)
+            .arg(tmp.path())
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!(
+                "cannot read {}: Is a directory (os error 21)",
+                tmp.path().display()
+            )));
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "no cluster-dump made"
+    );
+}
+
 #[test]
 fn json_summary() {
     let tmp = tempfile::tempdir().unwrap();

@@ -18,11 +18,12 @@ mod writer;
 mod tests;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
 
 pub use scan::{BlobReport, ScanReport, scan_log};
 pub use sink::{DirSink, DumpSink, MemSink, merge_dir};
-pub use split::{Splitter, check_name, split_text};
+pub use split::{Splitter, TextReport, check_name, split_text};
 pub use writer::{BlobWriter, DumpMeta, DumpWriter, wrap_base64};
 
 /// The first line of every text dump (the original's header).
@@ -38,13 +39,63 @@ pub const META_NAME: &str = "kdc-dump.json";
 /// Default cap on decompressed output, so a hostile log cannot fill the disk.
 pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
 
+/// Where a dump or a log is read from, as messages name it: a file, or stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputName {
+    Stdin,
+    File(PathBuf),
+}
+
+impl InputName {
+    /// The input a command-line argument names: stdin for none or `-`.
+    pub fn from_arg(arg: Option<&Path>) -> InputName {
+        match arg {
+            Some(p) if p != Path::new("-") => InputName::File(p.to_path_buf()),
+            _ => InputName::Stdin,
+        }
+    }
+}
+
+impl fmt::Display for InputName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputName::Stdin => f.write_str("stdin"),
+            InputName::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Opens an input for reading. A directory is refused here, before anything is done, with the
+/// error its first read would give.
+pub fn open(input: &InputName) -> Result<Box<dyn BufRead>, DumpError> {
+    let path = match input {
+        InputName::Stdin => return Ok(Box::new(std::io::stdin().lock())),
+        InputName::File(p) => p,
+    };
+    let fail = |source| DumpError::Input {
+        input: input.clone(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(fail)?;
+    if file.metadata().map_err(fail)?.is_dir() {
+        return Err(fail(std::io::Error::from_raw_os_error(libc::EISDIR)));
+    }
+    Ok(Box::new(std::io::BufReader::with_capacity(
+        256 * 1024,
+        file,
+    )))
+}
+
 /// Something that went wrong while writing or reading a dump. Most are reported and skipped so
 /// that one bad section or blob does not hide the rest of a log.
 #[derive(Debug, thiserror::Error)]
 pub enum DumpError {
     /// The log holds no start marker at all.
-    #[error("no blob found: no `{START_MARKER}` line in the input")]
-    NoBlob,
+    #[error("no blob found in {input}: no `{START_MARKER}` line")]
+    NoBlob { input: InputName },
+    /// The text holds no section marker at all.
+    #[error("no dump found in {input}: no `@@@ <name> @@@` line")]
+    NoDump { input: InputName },
     /// A start marker without an end marker: what decoded is kept.
     #[error("blob {blob} truncated at line {line}: no `{END_MARKER}` line")]
     Truncated { blob: usize, line: u64 },
@@ -83,13 +134,13 @@ pub enum DumpError {
     /// SIGINT or SIGTERM arrived.
     #[error("interrupted")]
     Interrupted,
-    /// Reading the input failed.
+    /// Reading an input the reader knows no name of failed (see [`DumpError::Input`]).
     #[error("cannot read the input")]
     Read(#[source] std::io::Error),
-    /// Opening the input failed.
-    #[error("cannot read {}", path.display())]
-    Open {
-        path: PathBuf,
+    /// Opening or reading a named input failed.
+    #[error("cannot read {input}")]
+    Input {
+        input: InputName,
         #[source]
         source: std::io::Error,
     },
@@ -116,6 +167,7 @@ impl DumpError {
             self,
             DumpError::Limit { .. }
                 | DumpError::Read(_)
+                | DumpError::Input { .. }
                 | DumpError::Io { .. }
                 | DumpError::Interrupted
         )

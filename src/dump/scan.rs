@@ -542,7 +542,8 @@ impl<S: DumpSink + ?Sized> Scanner<'_, S> {
 
 /// Finds every blob in `input`, decodes it and splits it into `sink` (blob `n` after
 /// `sink.begin_blob(n)`). Problems are collected, not returned early: one bad blob must not
-/// hide the next. Only the cap, a read or write error, or an interrupt stop the scan.
+/// hide the next. Only the cap, a read or write error, or an interrupt stop the scan. A log
+/// without blobs is no problem here: only the caller can name the input it came from.
 pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) -> ScanReport {
     let start = memmem::Finder::new(START_MARKER.as_bytes());
     let mut scan = Scanner {
@@ -641,8 +642,5 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
     }
     let _ = scan.sink.close();
     report.problems.extend(fatal);
-    if report.blobs.is_empty() && report.problems.is_empty() {
-        report.problems.push(DumpError::NoBlob);
-    }
     report
 }

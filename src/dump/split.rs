@@ -57,6 +57,8 @@ pub struct Splitter {
     line: Vec<u8>,
     passthrough: bool,
     writing: bool,
+    /// Marker lines seen, refused names included.
+    pub sections: u64,
     /// Per-section problems, in order.
     pub problems: Vec<DumpError>,
 }
@@ -75,6 +77,7 @@ impl Splitter {
             line: Vec::with_capacity(256),
             passthrough: false,
             writing: false,
+            sections: 0,
             problems: Vec::new(),
         }
     }
@@ -91,6 +94,7 @@ impl Splitter {
         let line = std::mem::take(&mut self.line);
         let res = match marker_name(&line) {
             Some(raw) => {
+                self.sections += 1;
                 self.writing = false;
                 sink.close()?;
                 // Marker lines count against the cap too: a blob of nothing but markers must
@@ -174,9 +178,17 @@ impl Splitter {
     }
 }
 
-/// Splits a whole text dump read from `input` (`kdc split-dump`). Returns every problem; a
+/// What splitting a text dump found.
+#[derive(Debug, Default)]
+pub struct TextReport {
+    /// Marker lines seen, refused names included: none means the text holds no dump.
+    pub sections: u64,
+    pub problems: Vec<DumpError>,
+}
+
+/// Splits a whole text dump read from `input` (`kdc split-dump`). Reports every problem; a
 /// fatal one (the cap, an I/O error) ends the split early, keeping what was written.
-pub fn split_text<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) -> Vec<DumpError> {
+pub fn split_text<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) -> TextReport {
     let mut split = Splitter::new();
     let fatal = loop {
         let buf = match super::fill(&mut input) {
@@ -197,5 +209,8 @@ pub fn split_text<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) 
     let mut problems = split.problems;
     problems.extend(fatal);
     problems.extend(end.err());
-    problems
+    TextReport {
+        sections: split.sections,
+        problems,
+    }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{BlobReport, DirSink, DumpError, DumpSink, merge_dir, scan_log, split_text};
+use super::{BlobReport, DirSink, DumpError, DumpSink, InputName, merge_dir, scan_log, split_text};
 
 /// What the input is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,13 +38,15 @@ fn as_text<S: serde::Serializer>(problems: &[DumpError], s: S) -> Result<S::Ok, 
     s.collect_seq(problems.iter().map(ToString::to_string))
 }
 
-/// Splits `input` into `dir`, creating it. `Err` only when nothing could be done at all (the
-/// directory cannot be made) or a signal stopped the split; every other problem is in the
-/// summary, beside what was written.
+/// Splits `reader`, the input named `input`, into `dir`, creating it. `Err` only when nothing
+/// could be done at all (the directory cannot be made) or a signal stopped the split; every
+/// other problem is in the summary, beside what was written. Input without a dump or a blob is
+/// such a problem.
 pub fn split_into(
     dir: &Path,
     max_bytes: u64,
-    input: Box<dyn BufRead>,
+    input: &InputName,
+    reader: Box<dyn BufRead>,
     kind: Input,
 ) -> Result<Summary, DumpError> {
     let io_err = |path: &Path| {
@@ -67,12 +69,31 @@ pub fn split_into(
     std::fs::create_dir(&stage).map_err(io_err(&stage))?;
     let mut sink = DirSink::new(&stage, max_bytes)?;
     let (blobs, mut problems) = match kind {
-        Input::Text => (None, split_text(input, &mut sink)),
+        Input::Text => {
+            let mut report = split_text(reader, &mut sink);
+            if report.sections == 0 && report.problems.is_empty() {
+                let input = input.clone();
+                report.problems.push(DumpError::NoDump { input });
+            }
+            (None, report.problems)
+        }
         Input::Log => {
-            let report = scan_log(input, &mut sink);
+            let mut report = scan_log(reader, &mut sink);
+            if report.blobs.is_empty() && report.problems.is_empty() {
+                let input = input.clone();
+                report.problems.push(DumpError::NoBlob { input });
+            }
             (Some(report.blobs), report.problems)
         }
     };
+    // The readers do not know what they read; the input is named here.
+    for p in &mut problems {
+        if let DumpError::Read(e) = p {
+            let source = std::mem::replace(e, std::io::Error::other(""));
+            let input = input.clone();
+            *p = DumpError::Input { input, source };
+        }
+    }
     if problems.iter().any(|p| matches!(p, DumpError::Interrupted)) {
         let _ = std::fs::remove_dir_all(&stage);
         for d in &made {

@@ -35,7 +35,7 @@ fn blob_of(dump: &[u8], level: u32) -> Vec<u8> {
 
 fn split_mem(dump: &[u8]) -> (MemSink, Vec<DumpError>) {
     let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
-    let problems = split_text(Cursor::new(dump), &mut sink);
+    let problems = split_text(Cursor::new(dump), &mut sink).problems;
     (sink, problems)
 }
 
@@ -150,7 +150,8 @@ fn a_name_that_cannot_be_created_costs_only_its_section() {
     let problems = split_text(
         Cursor::new("@@@ a @@@\nfile\n@@@ a/b @@@\nlost\n@@@ c @@@\nkept\n"),
         &mut sink,
-    );
+    )
+    .problems;
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(std::fs::read(tmp.path().join("c")).unwrap(), b"kept\n");
     assert_eq!(sink.files(), 2);
@@ -444,7 +445,7 @@ fn review_cases() {
 fn markers_count_against_the_cap() {
     let dump = b"@@@ a @@@\n".repeat(200_000);
     let mut sink = MemSink::new(1000);
-    let problems = split_text(Cursor::new(dump), &mut sink);
+    let problems = split_text(Cursor::new(dump), &mut sink).problems;
     assert!(
         problems
             .iter()
@@ -503,11 +504,27 @@ fn the_cap_also_counts_text_that_goes_to_no_file() {
 }
 
 #[test]
-fn no_blob_is_an_error() {
+fn no_blob_is_no_problem_of_the_scan() {
     let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
     let report = scan_log(Cursor::new("just a log\n"), &mut sink);
-    assert!(matches!(report.problems[..], [DumpError::NoBlob]));
+    assert!(report.blobs.is_empty());
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(report.lines, 1);
+}
+
+#[test]
+fn text_without_markers_holds_no_sections() {
+    let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+    let report = split_text(Cursor::new("hello\n@@@ not a marker\n"), &mut sink);
+    assert_eq!(report.sections, 0);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    // A refused name is still a section: the text is a dump, with a problem.
+    let report = split_text(Cursor::new("@@@ ../x @@@\nhi\n"), &mut sink);
+    assert_eq!(report.sections, 1);
+    assert!(matches!(
+        report.problems[..],
+        [DumpError::UnsafeName { .. }]
+    ));
 }
 
 #[test]
@@ -523,7 +540,8 @@ fn dir_sink_never_writes_through_symlinks() {
     let problems = split_text(
         Cursor::new("@@@ file.txt @@@\nx\n@@@ sub/y @@@\ny\n@@@ ok @@@\nok\n"),
         &mut sink,
-    );
+    )
+    .problems;
     assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(
         problems
