@@ -55,6 +55,9 @@ fn live_dump(cx: &Ctx<'_>, args: &LiveDumpArgs) -> Result<Vec<u8>, KdcError> {
 
 /// `kdc dump`: the running cluster as a text dump on stdout, or as files in `--dir`.
 pub fn dump(cx: &Ctx<'_>, args: &DumpArgs) -> Result<ExitCode, KdcError> {
+    if let Some(dir) = &args.dir {
+        crate::dump::check_out_dir(dir, "--dir").map_err(|e| KdcError::Dump(Problems(vec![e])))?;
+    }
     let text = live_dump(cx, &args.live)?;
     match &args.dir {
         None => io::stdout().write_all(&text).map_err(stdout_err)?,

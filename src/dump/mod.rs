@@ -22,7 +22,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 pub use scan::{BlobReport, ScanReport, scan_log};
-pub use sink::{DirSink, DumpSink, MemSink, merge_dir};
+pub use sink::{DirSink, DumpSink, MemSink, check_out_dir, merge_dir};
 pub use split::{Splitter, TextReport, check_name, split_text};
 pub use writer::{BlobWriter, DumpMeta, DumpWriter, wrap_base64};
 
@@ -151,6 +151,16 @@ pub enum DumpError {
     /// Files that could not be moved from the stage into the output directory, kept there.
     #[error("files that could not be moved into place are kept in {}", path.display())]
     Kept { path: PathBuf },
+    /// The output directory is a file (or another non-directory).
+    #[error("{} exists and is not a directory; choose another {option}", path.display())]
+    NotADirectory { path: PathBuf, option: &'static str },
+    /// The output directory cannot be made: nothing can be written.
+    #[error("cannot create directory {}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// Creating or writing an output file failed.
     #[error("cannot write {}", path.display())]
     Io {
@@ -169,6 +179,7 @@ impl DumpError {
                 | DumpError::Read(_)
                 | DumpError::Input { .. }
                 | DumpError::Io { .. }
+                | DumpError::CreateDir { .. }
                 | DumpError::Interrupted
         )
     }

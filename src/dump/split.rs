@@ -103,9 +103,12 @@ impl Splitter {
                 let name = String::from_utf8_lossy(raw);
                 match check_name(&name).and_then(|()| sink.open(&name)) {
                     Ok(()) => self.writing = true,
-                    // Only the cap ends the split: a name that cannot be created (a file where
-                    // a directory is needed, a symlink) costs just its own section.
-                    Err(e @ DumpError::Limit { .. }) => return Err(e),
+                    // Only the cap and an output directory that cannot be made end the split:
+                    // a name that cannot be created (a file where a directory is needed, a
+                    // symlink) costs just its own section.
+                    Err(e @ (DumpError::Limit { .. } | DumpError::CreateDir { .. })) => {
+                        return Err(e);
+                    }
                     Err(e) => self.problems.push(e),
                 }
                 Ok(())

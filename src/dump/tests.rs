@@ -640,6 +640,45 @@ fn tree(root: &Path) -> Vec<String> {
     out
 }
 
+#[test]
+fn a_deferred_sink_makes_its_directory_with_the_first_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a/stage");
+    let mut sink = DirSink::deferred(&dir, DEFAULT_MAX_BYTES);
+    let report = split_text(
+        Cursor::new("no section\n@@@ ../x @@@\nrefused\n"),
+        &mut sink,
+    );
+    assert!(matches!(
+        report.problems[..],
+        [DumpError::UnsafeName { .. }]
+    ));
+    assert!(!sink.made());
+    assert!(
+        !tmp.path().join("a").exists(),
+        "nothing to write, nothing made"
+    );
+    let report = split_text(Cursor::new("@@@ f @@@\nx\n"), &mut sink);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(sink.made());
+    assert_eq!(std::fs::read(dir.join("f")).unwrap(), b"x\n");
+}
+
+#[test]
+fn an_output_directory_that_cannot_be_made_ends_the_split_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let mut sink = DirSink::deferred(file.join("stage"), DEFAULT_MAX_BYTES);
+    let report = split_text(Cursor::new("@@@ a @@@\nx\n@@@ b @@@\ny\n"), &mut sink);
+    let found: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        found,
+        [format!("cannot create directory {}", file.display())]
+    );
+    assert!(!sink.made());
+}
+
 fn name_strategy() -> impl Strategy<Value = String> {
     prop::collection::vec("[a-z0-9][a-z0-9._ -]{0,8}", 1..3).prop_map(|p| p.join("/"))
 }
