@@ -354,6 +354,39 @@ fn split_dump_refuses_escapes() {
     );
 }
 
+/// A refused name says where it is: the line of a text dump; the blob and the log line it
+/// decoded at in a log.
+#[test]
+fn a_refused_name_says_where_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = "*** Dumping cluster state ***\n@@@ ok @@@\nfine\n@@@ ../x @@@\nowned\n";
+    kdc()
+        .current_dir(tmp.path())
+        .arg("split-dump")
+        .write_stdin(dump)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: line 4: refusing file name \"../x\": `..` component\n",
+        ));
+    let blob = kdc()
+        .args(["dump64", "--from", "-"])
+        .write_stdin(dump)
+        .output()
+        .unwrap();
+    assert!(blob.status.success());
+    let blob = String::from_utf8(blob.stdout).unwrap();
+    // Two data lines; the name decodes from the first (log lines 3 and 8).
+    assert_eq!(blob.lines().count(), 4, "{blob}");
+    let log = format!("Run make test\n{blob}retrying\n{blob}");
+    split64_stdin(log)
+        .1
+        .code(1)
+        .stderr(predicate::str::contains(
+            "  - blob 1, line 3: refusing file name \"../x\": `..` component\n  - blob 2, line 8: refusing file name \"../x\": `..` component\n",
+        ));
+}
+
 #[test]
 fn dump64_round_trips_through_split_dump64() {
     let tmp = tempfile::tempdir().unwrap();

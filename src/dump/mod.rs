@@ -86,6 +86,28 @@ pub fn open(input: &InputName) -> Result<Box<dyn BufRead>, DumpError> {
     )))
 }
 
+/// Where in the input something was found: a line of a text dump, or, for a blob, the line of
+/// the log whose data decoded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub blob: Option<usize>,
+    pub line: u64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.blob {
+            Some(blob) => write!(f, "blob {blob}, line {}", self.line),
+            None => write!(f, "line {}", self.line),
+        }
+    }
+}
+
+/// `"<position>: "`, or nothing where the position is not known.
+fn prefix(position: &Option<Position>) -> String {
+    position.map(|p| format!("{p}: ")).unwrap_or_default()
+}
+
 /// Something that went wrong while writing or reading a dump. Most are reported and skipped so
 /// that one bad section or blob does not hide the rest of a log.
 #[derive(Debug, thiserror::Error)]
@@ -120,9 +142,14 @@ pub enum DumpError {
         line: u64,
         reason: String,
     },
-    /// A section name that could escape the output directory or is not a usable file name.
-    #[error("refusing file name {name:?}: {reason}")]
-    UnsafeName { name: String, reason: &'static str },
+    /// A section name that could escape the output directory or is not a usable file name;
+    /// `at` is its marker line when it was read from an input.
+    #[error("{}refusing file name {name:?}: {reason}", prefix(.at))]
+    UnsafeName {
+        at: Option<Position>,
+        name: String,
+        reason: &'static str,
+    },
     /// An existing symlink where a directory or file would be written.
     #[error("refusing to write through symlink {}", path.display())]
     Symlink { path: PathBuf },
@@ -171,6 +198,18 @@ pub enum DumpError {
 }
 
 impl DumpError {
+    /// The error placed at `position` in the input, where it is one that has a place.
+    pub fn placed(self, position: Position) -> DumpError {
+        match self {
+            DumpError::UnsafeName { name, reason, .. } => DumpError::UnsafeName {
+                at: Some(position),
+                name,
+                reason,
+            },
+            other => other,
+        }
+    }
+
     /// Whether processing can go on after this error (the next section or blob may be fine).
     pub fn is_fatal(&self) -> bool {
         matches!(

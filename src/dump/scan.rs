@@ -202,7 +202,7 @@ impl Blob {
             short: None,
             done: false,
             failed: false,
-            split: Splitter::new(),
+            split: Splitter::for_blob(index),
         }
     }
 
@@ -349,7 +349,14 @@ impl Blob {
         let blob = self.report.index;
         while let Some(event) = self.inflater.as_mut().and_then(|i| i.poll(wait)) {
             match event {
-                Event::Data(data) => self.split.feed(sink, &data)?,
+                Event::Data { data, lines } => {
+                    let mut start = 0;
+                    for (end, line) in lines {
+                        self.split.at_log_line(line);
+                        self.split.feed(sink, &data[start..end])?;
+                        start = end;
+                    }
+                }
                 Event::End => self.done = true,
                 Event::Corrupt { line, reason } => {
                     self.fail(problems, DumpError::Corrupt { blob, line, reason });

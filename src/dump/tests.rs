@@ -753,3 +753,114 @@ proptest! {
         prop_assert_eq!(sink.files.len(), files.len() + 1);
     }
 }
+
+#[test]
+fn a_refused_name_in_a_text_dump_names_its_line_in_any_chunking() {
+    let mut dump = b"*** Dumping cluster state ***\n@@@ a @@@\n".to_vec();
+    for i in 0..3000 {
+        dump.extend_from_slice(format!("content line {i}\n").as_bytes());
+    }
+    // Line 3003; then a long line that streams through, and a second refused name.
+    dump.extend_from_slice(b"@@@ ../x @@@\nhi\n");
+    dump.extend_from_slice(&[b'y'; 10_000]);
+    dump.extend_from_slice(b"\n@@@ /abs @@@\n");
+    let want = [
+        "line 3003: refusing file name \"../x\": `..` component",
+        "line 3006: refusing file name \"/abs\": absolute path",
+    ];
+    let (_, problems) = split_mem(&dump);
+    let found: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(found, want);
+    for size in [1, 7, 4096] {
+        let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+        let mut split = Splitter::new();
+        for piece in dump.chunks(size) {
+            split.feed(&mut sink, piece).unwrap();
+        }
+        split.finish(&mut sink).unwrap();
+        let found: Vec<String> = split.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(found, want, "pieces of {size}");
+    }
+}
+
+/// The log line at which a marker line first decodes completely, found by decoding the blob's
+/// data one log line at a time.
+fn line_decoding(log: &str, needle: &[u8]) -> u64 {
+    use liblzma::stream::{Action, Stream};
+    let mut stream = Stream::new_lzma_decoder(u64::MAX).unwrap();
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    let mut inside = false;
+    for (i, line) in log.lines().enumerate() {
+        if line == START_MARKER {
+            inside = true;
+            continue;
+        }
+        if !inside || line == END_MARKER {
+            continue;
+        }
+        pending += line;
+        let whole = pending.len() / 4 * 4;
+        let raw = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &pending[..whole],
+        )
+        .unwrap();
+        pending.drain(..whole);
+        let mut rest = &raw[..];
+        while !rest.is_empty() {
+            let mut buf = Vec::with_capacity(1 << 20);
+            let before = stream.total_in();
+            stream.process_vec(rest, &mut buf, Action::Run).unwrap();
+            rest = &rest[(stream.total_in() - before) as usize..];
+            out.extend_from_slice(&buf);
+        }
+        if memchr::memmem::find(&out, needle).is_some() {
+            return i as u64 + 1;
+        }
+    }
+    panic!("{:?} never decodes", String::from_utf8_lossy(needle));
+}
+
+#[test]
+fn a_refused_name_in_a_blob_names_the_blob_and_the_log_line() {
+    // Incompressible content, so the blob spans many lines and the decoder's batches.
+    let mut x: u64 = 7;
+    let mut hex = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|i| {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                if i % 80 == 79 {
+                    b'\n'
+                } else {
+                    b"0123456789abcdef"[(x >> 60) as usize]
+                }
+            })
+            .collect()
+    };
+    let mut dump = dump_of(&[("a", &hex(60_000))]);
+    dump.extend_from_slice(b"@@@ ../evil @@@\nowned\n@@@ b @@@\n");
+    dump.extend_from_slice(&hex(30_000));
+    let blob = String::from_utf8(blob_of(&dump, 6)).unwrap();
+    let mut log = String::new();
+    for p in [blob.as_str(), "noise\n", blob.as_str()] {
+        log += p;
+    }
+    let blob_lines = blob.lines().count() as u64;
+    let first = line_decoding(&log, b"@@@ ../evil @@@\n");
+    assert!(first > 100, "the marker is deep in the blob: line {first}");
+    let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+    let report = scan_log(Cursor::new(log), &mut sink);
+    let found: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        found,
+        [
+            format!("blob 1, line {first}: refusing file name \"../evil\": `..` component"),
+            format!(
+                "blob 2, line {}: refusing file name \"../evil\": `..` component",
+                first + blob_lines + 1
+            ),
+        ]
+    );
+    assert_eq!(file(&sink, 2, "b").len(), 30_000);
+}
