@@ -15,7 +15,7 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// The command failed: bad input, a failed Docker call, a failed check.
     pub const FAILURE: u8 = 1;
-    /// The command line could not be parsed (clap's own code).
+    /// The command line could not be parsed: clap's own code, never a [`super::KdcError`]'s.
     pub const USAGE: u8 = 2;
     /// Interrupted by SIGINT/SIGTERM (128 + SIGINT).
     pub const INTERRUPTED: u8 = 130;
@@ -52,9 +52,21 @@ pub enum KdcError {
         #[source]
         source: std::io::Error,
     },
-    /// A command-line combination that no flag parser can reject by itself.
-    #[error("{0}")]
-    Usage(String),
+    /// The cluster a command needs is not there, or not up.
+    #[error(transparent)]
+    NotUp(#[from] crate::cluster::NotUp),
+    /// The port forwarder run after `up` failed; the cluster itself is up.
+    #[error(
+        "port forwarder {} {outcome}; the cluster is up: fix DIND_PORT_FORWARDER, then run `{} {port}`",
+        path.display(),
+        path.display()
+    )]
+    PortForwarder {
+        path: std::path::PathBuf,
+        port: u16,
+        /// `failed with exit status: 3`, `cannot be started: …`.
+        outcome: String,
+    },
     /// The user interrupted the command.
     #[error("interrupted")]
     Interrupted,
@@ -69,12 +81,23 @@ impl From<crate::cluster::ClusterError> for KdcError {
     }
 }
 
+impl From<crate::dump::live::LiveDumpError> for KdcError {
+    fn from(e: crate::dump::live::LiveDumpError) -> Self {
+        use crate::dump::live::LiveDumpError;
+        match e {
+            LiveDumpError::NotUp(e) => KdcError::NotUp(e),
+            LiveDumpError::Provider(e) => KdcError::Provider(e),
+            LiveDumpError::Section(e) => KdcError::Dump(crate::dump::Problems(vec![e])),
+        }
+    }
+}
+
 impl KdcError {
-    /// The process exit code for this error.
+    /// The process exit code for this error. Every error here happens at run time, so it is a
+    /// failure (1); usage errors (2) are clap's, reported before a command runs.
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
             KdcError::Interrupted => exit::INTERRUPTED,
-            KdcError::Usage(_) => exit::USAGE,
             _ => exit::FAILURE,
         })
     }
@@ -181,6 +204,48 @@ mod tests {
                 .starts_with("another Docker network already uses these subnets")
         );
         assert_eq!(err.exit_code(), ExitCode::from(exit::FAILURE));
+    }
+
+    #[test]
+    fn a_cluster_that_is_not_up_is_a_failure_naming_it_and_the_fix() {
+        use crate::cluster::{Absence, NotUp};
+        let err = KdcError::from(NotUp {
+            cluster: "nosuch".into(),
+            why: Absence::NoNodes,
+        });
+        assert_eq!(err.exit_code(), ExitCode::from(exit::FAILURE));
+        assert_eq!(
+            DisplayChain(&err).to_string(),
+            "error: cluster nosuch has no node containers to dump; run `kdc up`\n"
+        );
+        let err = KdcError::from(crate::dump::live::LiveDumpError::NotUp(NotUp {
+            cluster: "cluster-13".into(),
+            why: Absence::NoPort,
+        }));
+        assert!(matches!(&err, KdcError::NotUp(n) if n.why == Absence::NoPort));
+        assert_eq!(
+            err.to_string(),
+            "cluster cluster-13 is not up: its master publishes no API server port; run `kdc up`"
+        );
+        assert_eq!(err.exit_code(), ExitCode::from(exit::FAILURE));
+    }
+
+    #[test]
+    fn only_an_interrupt_exits_with_another_code_than_1() {
+        assert_eq!(
+            KdcError::Interrupted.exit_code(),
+            ExitCode::from(exit::INTERRUPTED)
+        );
+        let forwarder = KdcError::PortForwarder {
+            path: "/usr/local/bin/fwd".into(),
+            port: 38247,
+            outcome: "failed with exit status: 3".into(),
+        };
+        assert_eq!(forwarder.exit_code(), ExitCode::from(exit::FAILURE));
+        assert_eq!(
+            forwarder.to_string(),
+            "port forwarder /usr/local/bin/fwd failed with exit status: 3; the cluster is up: fix DIND_PORT_FORWARDER, then run `/usr/local/bin/fwd 38247`"
+        );
     }
 
     #[test]

@@ -469,3 +469,28 @@ fn live_dump_of_a_running_cluster_splits_back_into_files() {
     assert_eq!(meta["cluster"], "cluster-11");
     ok(kdc(&vars, &["clean"]));
 }
+
+/// Dumping a cluster that is not there is a failure (1) naming the cluster and the fix, not a
+/// usage error (2), and writes nothing.
+#[test]
+fn live_dump_of_a_missing_cluster_names_it_and_exits_1() {
+    if !docker_ready() {
+        return;
+    }
+    let vars = [("DIND_LABEL", "nosuch")];
+    assert_eq!(
+        labelled("nosuch"),
+        Vec::<String>::new(),
+        "no cluster nosuch"
+    );
+    for args in [&["dump"][..], &["dump64"]] {
+        let o = kdc(&vars, args);
+        assert_eq!(o.status.code(), Some(1), "kdc {args:?}");
+        assert!(o.stdout.is_empty(), "kdc {args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            "error: cluster nosuch has no node containers to dump; run `kdc up`\n",
+            "kdc {args:?}"
+        );
+    }
+}

@@ -97,6 +97,32 @@ pub async fn up(
     }
 }
 
+/// A command needs the cluster's machines and found nothing to work with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cluster {cluster} {why}; run `kdc up`")]
+pub struct NotUp {
+    pub cluster: String,
+    pub why: Absence,
+}
+
+/// What a command needed and did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absence {
+    /// No node containers (running or not): nothing to dump.
+    NoNodes,
+    /// The master container publishes no API server port.
+    NoPort,
+}
+
+impl std::fmt::Display for Absence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Absence::NoNodes => "has no node containers to dump",
+            Absence::NoPort => "is not up: its master publishes no API server port",
+        })
+    }
+}
+
 /// A cluster as found from labels.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ClusterStatus {

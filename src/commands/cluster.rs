@@ -48,27 +48,38 @@ pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
         let status = std::process::Command::new(fwd)
             .arg(outcome.apiserver_port.to_string())
             .status();
-        match status {
-            Ok(s) if s.success() => {}
-            other => {
-                return Err(KdcError::Usage(format!(
-                    "port forwarder {} failed: {other:?}",
-                    fwd.display()
-                )));
-            }
+        let failure = match status {
+            Ok(s) if s.success() => None,
+            Ok(s) => Some(format!("failed with {s}")),
+            Err(e) => Some(format!("cannot be started: {e}")),
+        };
+        if let Some(failure) = failure {
+            return Err(KdcError::PortForwarder {
+                path: fwd.clone(),
+                port: outcome.apiserver_port,
+                outcome: failure,
+            });
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// The port forwarder must be an executable file, checked before anything is created: a
+/// problem of the configuration.
 fn check_executable(path: &std::path::Path) -> Result<(), KdcError> {
     use std::os::unix::fs::PermissionsExt;
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
-        _ => Err(KdcError::Usage(format!(
-            "DIND_PORT_FORWARDER {} is not an executable file; fix the path or chmod +x it",
-            path.display()
-        ))),
+        _ => Err(KdcError::Invalid(crate::config::Problems {
+            subject: "configuration",
+            list: vec![crate::config::Problem {
+                what: "DIND_PORT_FORWARDER (--port-forwarder)".into(),
+                message: format!(
+                    "{} is not an executable file; fix the path or chmod +x it",
+                    path.display()
+                ),
+            }],
+        })),
     }
 }
 
@@ -187,9 +198,10 @@ pub fn apiserver_port(cx: &Ctx<'_>, args: &ClusterOnlyArgs) -> Result<ExitCode, 
     })?;
     match port {
         Some(p) => cx.print(&format!("{p}\n")).map(|_| ExitCode::SUCCESS),
-        None => Err(KdcError::Usage(format!(
-            "{master} publishes no API server port; is the cluster up (`kdc up`)?"
-        ))),
+        None => Err(KdcError::NotUp(cluster::NotUp {
+            cluster: plan.cluster.label.clone(),
+            why: cluster::Absence::NoPort,
+        })),
     }
 }
 

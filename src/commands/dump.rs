@@ -40,12 +40,7 @@ fn live_dump(cx: &Ctx<'_>, args: &LiveDumpArgs) -> Result<Vec<u8>, KdcError> {
     };
     let (text, errors) = cx.block_on_interruptible(async {
         let docker = cx.engine().await?;
-        live::text_dump(&docker, &docker, &target)
-            .await
-            .map_err(|e| match e {
-                live::LiveDumpError::Section(e) => KdcError::Dump(Problems(vec![e])),
-                other => KdcError::Usage(other.to_string()),
-            })
+        Ok(live::text_dump(&docker, &docker, &target).await?)
     })?;
     for e in errors {
         cx.events.warn(format!("dump: {e}"));
