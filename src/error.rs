@@ -220,12 +220,12 @@ mod tests {
         );
         let err = KdcError::from(crate::dump::live::LiveDumpError::NotUp(NotUp {
             cluster: "cluster-13".into(),
-            why: Absence::NoPort,
+            why: Absence::Nothing,
         }));
-        assert!(matches!(&err, KdcError::NotUp(n) if n.why == Absence::NoPort));
+        assert!(matches!(&err, KdcError::NotUp(n) if n.why == Absence::Nothing));
         assert_eq!(
             err.to_string(),
-            "cluster cluster-13 is not up: its master publishes no API server port; run `kdc up`"
+            "cluster cluster-13 is not up and has no volumes: nothing to tell; run `kdc up`"
         );
         assert_eq!(err.exit_code(), ExitCode::from(exit::FAILURE));
     }

@@ -110,7 +110,9 @@ pub struct NotUp {
 pub enum Absence {
     /// No node containers (running or not): nothing to dump.
     NoNodes,
-    /// The master container publishes no API server port.
+    /// Neither the master container nor its volume: nothing to tell about the cluster.
+    Nothing,
+    /// The master container or volume exists, but neither tells the API server's port.
     NoPort,
 }
 
@@ -118,9 +120,46 @@ impl std::fmt::Display for Absence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Absence::NoNodes => "has no node containers to dump",
-            Absence::NoPort => "is not up: its master publishes no API server port",
+            Absence::Nothing => "is not up and has no volumes: nothing to tell",
+            Absence::NoPort => {
+                "records no API server port on its master container or the master's volume"
+            }
         })
     }
+}
+
+/// The API server's host port: the one the master container publishes, else the one recorded
+/// on the master's volume, which a cluster keeps after `down` (the next `up` reuses it). The
+/// outer `Err` is the engine failing; the inner one says what is missing.
+pub async fn apiserver_port(
+    provider: &dyn Provider,
+    plan: &Plan,
+) -> Result<Result<u16, NotUp>, ProviderError> {
+    let master = plan.master();
+    let container = provider.container(&master.name).await?;
+    if let Some(port) = container
+        .as_ref()
+        .and_then(|c| c.host_port(spec::APISERVER_CONTAINER_PORT))
+    {
+        return Ok(Ok(port));
+    }
+    let volume = provider.volume(&master.volume).await?;
+    if let Some(port) = volume
+        .as_ref()
+        .and_then(|v| v.labels.get(labels::APISERVER_PORT))
+        .and_then(|p| p.parse::<u16>().ok())
+    {
+        return Ok(Ok(port));
+    }
+    let why = if container.is_none() && volume.is_none() {
+        Absence::Nothing
+    } else {
+        Absence::NoPort
+    };
+    Ok(Err(NotUp {
+        cluster: plan.cluster.label.clone(),
+        why,
+    }))
 }
 
 /// A cluster as found from labels.
