@@ -15,7 +15,7 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// The command failed: bad input, a failed Docker call, a failed check.
     pub const FAILURE: u8 = 1;
-    /// The command line could not be parsed (clap's own code).
+    /// The command line could not be parsed: clap's own code, never a [`super::KdcError`]'s.
     pub const USAGE: u8 = 2;
     /// Interrupted by SIGINT/SIGTERM (128 + SIGINT).
     pub const INTERRUPTED: u8 = 130;
@@ -52,9 +52,9 @@ pub enum KdcError {
         #[source]
         source: std::io::Error,
     },
-    /// A command-line combination that no flag parser can reject by itself.
-    #[error("{0}")]
-    Usage(String),
+    /// The cluster a command needs is not there, or not up.
+    #[error(transparent)]
+    NotUp(#[from] crate::cluster::NotUp),
     /// The user interrupted the command.
     #[error("interrupted")]
     Interrupted,
@@ -69,12 +69,23 @@ impl From<crate::cluster::ClusterError> for KdcError {
     }
 }
 
+impl From<crate::dump::live::LiveDumpError> for KdcError {
+    fn from(e: crate::dump::live::LiveDumpError) -> Self {
+        use crate::dump::live::LiveDumpError;
+        match e {
+            LiveDumpError::NotUp(e) => KdcError::NotUp(e),
+            LiveDumpError::Provider(e) => KdcError::Provider(e),
+            LiveDumpError::Section(e) => KdcError::Dump(crate::dump::Problems(vec![e])),
+        }
+    }
+}
+
 impl KdcError {
-    /// The process exit code for this error.
+    /// The process exit code for this error. Every error here happens at run time, so it is a
+    /// failure (1); usage errors (2) are clap's, reported before a command runs.
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
             KdcError::Interrupted => exit::INTERRUPTED,
-            KdcError::Usage(_) => exit::USAGE,
             _ => exit::FAILURE,
         })
     }
@@ -181,6 +192,46 @@ mod tests {
                 .starts_with("another Docker network already uses these subnets")
         );
         assert_eq!(err.exit_code(), ExitCode::from(exit::FAILURE));
+    }
+
+    #[test]
+    fn a_cluster_that_is_not_up_is_a_failure_naming_it_and_the_fix() {
+        use crate::cluster::{Absence, NotUp};
+        let err = KdcError::from(NotUp {
+            cluster: "nosuch".into(),
+            why: Absence::NoNodes,
+        });
+        assert_eq!(err.exit_code(), ExitCode::from(exit::FAILURE));
+        assert_eq!(
+            DisplayChain(&err).to_string(),
+            "error: cluster nosuch has no node containers to dump; run `kdc up`\n"
+        );
+        let err = KdcError::from(crate::dump::live::LiveDumpError::NotUp(NotUp {
+            cluster: "cluster-13".into(),
+            why: Absence::Nothing,
+        }));
+        assert!(matches!(&err, KdcError::NotUp(n) if n.why == Absence::Nothing));
+        assert_eq!(
+            err.to_string(),
+            "cluster cluster-13 is not up and has no volumes: nothing to tell; run `kdc up`"
+        );
+        assert_eq!(err.exit_code(), ExitCode::from(exit::FAILURE));
+    }
+
+    #[test]
+    fn only_an_interrupt_exits_with_another_code_than_1() {
+        assert_eq!(
+            KdcError::Interrupted.exit_code(),
+            ExitCode::from(exit::INTERRUPTED)
+        );
+        assert_eq!(
+            KdcError::Io {
+                what: "stdout".into(),
+                source: std::io::Error::other("closed"),
+            }
+            .exit_code(),
+            ExitCode::from(exit::FAILURE)
+        );
     }
 
     #[test]

@@ -160,6 +160,148 @@ fn no_blob_is_a_clear_error() {
         .stderr(predicate::str::contains("no blob found"));
 }
 
+/// Text without a single `@@@ name @@@` line is not an empty dump: nothing was found, and the
+/// error names the input.
+#[test]
+fn no_dump_is_a_clear_error_naming_the_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = tmp.path().join("notes.txt");
+    std::fs::write(&text, "hello\n@@@ not a marker\n").unwrap();
+    kdc()
+        .args(["split-dump", "-o"])
+        .arg(tmp.path().join("d"))
+        .arg(&text)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "no dump found in {}: no `@@@ <name> @@@` line",
+            text.display()
+        )));
+    kdc()
+        .args(["split-dump", "-o"])
+        .arg(tmp.path().join("d"))
+        .write_stdin("just a log\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no dump found in stdin"));
+    split64_stdin("just a log\n".into())
+        .1
+        .code(1)
+        .stderr(predicate::str::contains(
+            "no blob found in stdin: no `%%% start-base64 %%%` line",
+        ));
+}
+
+/// Name → (is a directory, content, modification time) of every entry of `dir`, and `dir`'s own
+/// modification time: creating and removing a stage inside it would change that.
+fn snapshot(dir: &Path) -> (std::time::SystemTime, Vec<(String, bool, Vec<u8>)>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let content = if p.is_dir() {
+                Vec::new()
+            } else {
+                std::fs::read(&p).unwrap()
+            };
+            (name, p.is_dir(), content)
+        })
+        .collect();
+    entries.sort();
+    (std::fs::metadata(dir).unwrap().modified().unwrap(), entries)
+}
+
+/// Input holding nothing to split creates no DIR (nor its parents), and leaves an existing one
+/// exactly as it was.
+#[test]
+fn nothing_found_leaves_no_trace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = tmp.path().join("notes.txt");
+    std::fs::write(&text, "hello\n").unwrap();
+    let fresh = tmp.path().join("new/dump");
+    for (cmd, input) in [
+        ("split-dump64", fixtures().join("none.log")),
+        ("split-dump", text.clone()),
+    ] {
+        kdc()
+            .args([cmd, "-o"])
+            .arg(&fresh)
+            .arg(&input)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(" found in "));
+        assert!(!tmp.path().join("new").exists(), "{cmd} made DIR's parent");
+    }
+    let existing = tmp.path().join("d");
+    std::fs::create_dir(&existing).unwrap();
+    std::fs::write(existing.join("keep.txt"), "mine\n").unwrap();
+    let before = snapshot(&existing);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    for (cmd, input) in [
+        ("split-dump64", fixtures().join("none.log")),
+        ("split-dump", text),
+    ] {
+        kdc()
+            .args([cmd, "-o"])
+            .arg(&existing)
+            .arg(&input)
+            .assert()
+            .code(1);
+        assert_eq!(snapshot(&existing), before, "{cmd} touched DIR");
+    }
+}
+
+/// `-o` naming a file says so and how to fix it, and leaves the file alone.
+#[test]
+fn dir_that_is_a_file_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("afile");
+    std::fs::write(&file, "precious\n").unwrap();
+    for cmd in ["split-dump64", "split-dump"] {
+        let input = match cmd {
+            "split-dump64" => fixtures().join("original.log"),
+            _ => fixtures().join("dump-a.txt"),
+        };
+        kdc()
+            .args([cmd, "-o"])
+            .arg(&file)
+            .arg(input)
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(predicate::str::contains(format!(
+                "error: {} exists and is not a directory; choose another -o\n",
+                file.display()
+            )));
+        assert_eq!(std::fs::read(&file).unwrap(), b"precious\n");
+    }
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+}
+
+/// A directory given as the input is named with the cause, before anything is written.
+#[test]
+fn a_directory_as_input_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    for cmd in ["split-dump64", "split-dump"] {
+        kdc()
+            .current_dir(tmp.path())
+            .arg(cmd)
+            .arg(tmp.path())
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!(
+                "cannot read {}: Is a directory (os error 21)",
+                tmp.path().display()
+            )));
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "no cluster-dump made"
+    );
+}
+
 #[test]
 fn json_summary() {
     let tmp = tempfile::tempdir().unwrap();
@@ -210,6 +352,39 @@ fn split_dump_refuses_escapes() {
         std::fs::read(tmp.path().join("cluster-dump/ok")).unwrap(),
         b"z\n"
     );
+}
+
+/// A refused name says where it is: the line of a text dump; the blob and the log line it
+/// decoded at in a log.
+#[test]
+fn a_refused_name_says_where_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = "*** Dumping cluster state ***\n@@@ ok @@@\nfine\n@@@ ../x @@@\nowned\n";
+    kdc()
+        .current_dir(tmp.path())
+        .arg("split-dump")
+        .write_stdin(dump)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: line 4: refusing file name \"../x\": `..` component\n",
+        ));
+    let blob = kdc()
+        .args(["dump64", "--from", "-"])
+        .write_stdin(dump)
+        .output()
+        .unwrap();
+    assert!(blob.status.success());
+    let blob = String::from_utf8(blob.stdout).unwrap();
+    // Two data lines; the name decodes from the first (log lines 3 and 8).
+    assert_eq!(blob.lines().count(), 4, "{blob}");
+    let log = format!("Run make test\n{blob}retrying\n{blob}");
+    split64_stdin(log)
+        .1
+        .code(1)
+        .stderr(predicate::str::contains(
+            "  - blob 1, line 3: refusing file name \"../x\": `..` component\n  - blob 2, line 8: refusing file name \"../x\": `..` component\n",
+        ));
 }
 
 #[test]
@@ -457,7 +632,8 @@ fn dump64_reads_stdin() {
     );
 }
 
-/// Starts `split-dump64 -o out -` on half a blob, waits until it has staged, interrupts it.
+/// Starts `split-dump64 -o out -` on one whole blob and the start of a second, waits until it
+/// has staged the first, interrupts it. (Nothing is staged before there is a file to write.)
 fn interrupt_split(out: &Path) -> std::process::ExitStatus {
     use std::io::Write;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kdc"))
@@ -469,10 +645,11 @@ fn interrupt_split(out: &Path) -> std::process::ExitStatus {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Half a blob, and the pipe stays open: kdc waits for the rest, as behind `travis logs |`.
-    let log = std::fs::read_to_string(fixtures().join("original.log")).unwrap();
+    // A blob and a half, and the pipe stays open: kdc waits for the rest, as behind
+    // `travis logs |`.
+    let log = std::fs::read_to_string(fixtures().join("two-blobs.log")).unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    for line in log.lines().take(8) {
+    for line in log.lines().take(18) {
         writeln!(stdin, "{line}").unwrap();
     }
     stdin.flush().unwrap();

@@ -473,3 +473,68 @@ fn live_dump_of_a_running_cluster_splits_back_into_files() {
     assert_eq!(meta["cluster"], "cluster-11");
     ok(kdc(&vars, &["clean"]));
 }
+
+/// Dumping a cluster that is not there is a failure (1) naming the cluster and the fix, not a
+/// usage error (2), and writes nothing.
+#[test]
+fn live_dump_of_a_missing_cluster_names_it_and_exits_1() {
+    if !docker_ready() {
+        return;
+    }
+    let vars = [("DIND_LABEL", "nosuch")];
+    assert_eq!(
+        labelled("nosuch"),
+        Vec::<String>::new(),
+        "no cluster nosuch"
+    );
+    for args in [&["dump"][..], &["dump64"]] {
+        let o = kdc(&vars, args);
+        assert_eq!(o.status.code(), Some(1), "kdc {args:?}");
+        assert!(o.stdout.is_empty(), "kdc {args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            "error: cluster nosuch has no node containers to dump; run `kdc up`\n",
+            "kdc {args:?}"
+        );
+    }
+}
+
+/// After `down` the API server port is still known from the master's volume; after `clean`
+/// there is nothing to tell, and kdc says so with exit 1.
+#[test]
+fn live_apiserver_port_after_down_and_after_clean() {
+    if !docker_ready() {
+        return;
+    }
+    let vars = [("CLUSTER_ID", "13"), ("NUM_NODES", "0")];
+    ok(kdc(&vars, &["clean"]));
+    ok(kdc(&vars, &["up"]));
+    let port = ok(kdc(&vars, &["apiserver-port"]));
+    assert!(port.trim().parse::<u16>().is_ok(), "{port}");
+    ok(kdc(&vars, &["down"]));
+    assert_eq!(
+        docker(&[
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            "name=^kube-master-cluster-13$"
+        ]),
+        "",
+        "the master is gone"
+    );
+    assert_eq!(
+        ok(kdc(&vars, &["apiserver-port"])),
+        port,
+        "the port recorded on the master's volume"
+    );
+    ok(kdc(&vars, &["clean"]));
+    let o = kdc(&vars, &["apiserver-port"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: cluster cluster-13 is not up and has no volumes: nothing to tell; run `kdc up`\n"
+    );
+    assert_eq!(labelled("cluster-13"), Vec::<String>::new());
+}

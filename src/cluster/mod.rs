@@ -113,6 +113,71 @@ pub async fn up(
     .await
 }
 
+/// A command needs the cluster's machines and found nothing to work with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cluster {cluster} {why}; run `kdc up`")]
+pub struct NotUp {
+    pub cluster: String,
+    pub why: Absence,
+}
+
+/// What a command needed and did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absence {
+    /// No node containers (running or not): nothing to dump.
+    NoNodes,
+    /// Neither the master container nor its volume: nothing to tell about the cluster.
+    Nothing,
+    /// The master container or volume exists, but neither tells the API server's port.
+    NoPort,
+}
+
+impl std::fmt::Display for Absence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Absence::NoNodes => "has no node containers to dump",
+            Absence::Nothing => "is not up and has no volumes: nothing to tell",
+            Absence::NoPort => {
+                "records no API server port on its master container or the master's volume"
+            }
+        })
+    }
+}
+
+/// The API server's host port: the one the master container publishes, else the one recorded
+/// on the master's volume, which a cluster keeps after `down` (the next `up` reuses it). The
+/// outer `Err` is the engine failing; the inner one says what is missing.
+pub async fn apiserver_port(
+    provider: &dyn Provider,
+    plan: &Plan,
+) -> Result<Result<u16, NotUp>, ProviderError> {
+    let master = plan.master();
+    let container = provider.container(&master.name).await?;
+    if let Some(port) = container
+        .as_ref()
+        .and_then(|c| c.host_port(spec::APISERVER_CONTAINER_PORT))
+    {
+        return Ok(Ok(port));
+    }
+    let volume = provider.volume(&master.volume).await?;
+    if let Some(port) = volume
+        .as_ref()
+        .and_then(|v| v.labels.get(labels::APISERVER_PORT))
+        .and_then(|p| p.parse::<u16>().ok())
+    {
+        return Ok(Ok(port));
+    }
+    let why = if container.is_none() && volume.is_none() {
+        Absence::Nothing
+    } else {
+        Absence::NoPort
+    };
+    Ok(Err(NotUp {
+        cluster: plan.cluster.label.clone(),
+        why,
+    }))
+}
+
 /// Says what `--retain` kept and the exact command that removes it.
 fn retained(plan: &Plan, ledger: &Ledger, events: &Emitter) {
     let kept: Vec<String> = ledger.entries().iter().map(ToString::to_string).collect();

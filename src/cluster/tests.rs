@@ -746,3 +746,41 @@ async fn support_containers_survive_down_and_are_recreated_when_stale() {
         engine_calls(&f)
     );
 }
+
+/// `apiserver-port` reads the master's published port, after `down` the port its volume
+/// records, and after `clean` says there is nothing to tell.
+#[tokio::test]
+async fn apiserver_port_survives_down_and_is_missing_after_clean() {
+    let plan = plan_for(&[("CLUSTER_ID", "13"), ("NUM_NODES", "0")]);
+    let f = fake_with_image(&plan);
+    let port = run_up(&f, &plan).await.0.unwrap().apiserver_port;
+    assert_eq!(apiserver_port(&f, &plan).await.unwrap(), Ok(port));
+    let (events, _) = Recorder::emitter();
+    down(&f, &plan.cluster.label, &plan.image, &events)
+        .await
+        .unwrap();
+    assert!(!f.state().containers.contains_key("kube-master-cluster-13"));
+    assert_eq!(apiserver_port(&f, &plan).await.unwrap(), Ok(port));
+    clean(&f, &plan.cluster.label, &plan.image, &events)
+        .await
+        .unwrap();
+    assert_eq!(
+        apiserver_port(&f, &plan).await.unwrap(),
+        Err(NotUp {
+            cluster: "cluster-13".into(),
+            why: Absence::Nothing,
+        })
+    );
+    // A volume that records no port (made by something else) is not "nothing".
+    f.state().volumes.insert(
+        plan.master().volume.clone(),
+        VolumeState {
+            name: plan.master().volume.clone(),
+            labels: BTreeMap::new(),
+        },
+    );
+    assert_eq!(
+        apiserver_port(&f, &plan).await.unwrap().unwrap_err().why,
+        Absence::NoPort
+    );
+}

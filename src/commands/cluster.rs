@@ -7,7 +7,6 @@ use super::Ctx;
 use crate::KdcError;
 use crate::cli::{CleanArgs, ClusterOnlyArgs, UpArgs};
 use crate::cluster::{self, UpOptions, spec::HostFacts};
-use crate::runtime::Provider;
 use crate::signal::Stop;
 
 pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
@@ -151,18 +150,12 @@ pub fn apiserver_port(cx: &Ctx<'_>, args: &ClusterOnlyArgs) -> Result<ExitCode, 
         cx.print(&format!("{port}\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let master = plan.master().name.clone();
     let port = cx.block_on_interruptible(async {
         let docker = cx.engine().await?;
-        let node = docker.container(&master).await?;
-        Ok(node.and_then(|n| n.host_port(cluster::spec::APISERVER_CONTAINER_PORT)))
-    })?;
-    match port {
-        Some(p) => cx.print(&format!("{p}\n")).map(|_| ExitCode::SUCCESS),
-        None => Err(KdcError::Usage(format!(
-            "{master} publishes no API server port; is the cluster up (`kdc up`)?"
-        ))),
-    }
+        Ok(cluster::apiserver_port(&docker, &plan).await?)
+    })??;
+    cx.print(&format!("{port}\n"))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn doctor(cx: &Ctx<'_>) -> Result<ExitCode, KdcError> {

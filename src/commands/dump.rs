@@ -2,8 +2,7 @@
 //! cluster (or a text dump) to a CI log and back. The formats, the live collection and the
 //! staging live in [`crate::dump`]; this file opens inputs and prints summaries.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,23 +12,13 @@ use crate::KdcError;
 use crate::cli::{Dump64Args, DumpArgs, LiveDumpArgs, SplitArgs};
 use crate::dump::live::{self, Target};
 use crate::dump::stage::{self, Input, Summary};
-use crate::dump::{BlobWriter, DirSink, DumpError, DumpSink, Problems, split_text};
+use crate::dump::{BlobWriter, DirSink, DumpError, DumpSink, InputName, Problems, split_text};
 
 /// Opens a file, or stdin for `-` / no argument.
-fn open_input(path: Option<&Path>) -> Result<Box<dyn BufRead>, KdcError> {
-    match path {
-        None => Ok(Box::new(io::stdin().lock())),
-        Some(p) if p == Path::new("-") => Ok(Box::new(io::stdin().lock())),
-        Some(p) => {
-            let f = File::open(p).map_err(|source| {
-                KdcError::Dump(Problems(vec![DumpError::Open {
-                    path: p.to_path_buf(),
-                    source,
-                }]))
-            })?;
-            Ok(Box::new(BufReader::with_capacity(256 * 1024, f)))
-        }
-    }
+fn open_input(path: Option<&Path>) -> Result<(InputName, Box<dyn BufRead>), KdcError> {
+    let name = InputName::from_arg(path);
+    let reader = crate::dump::open(&name).map_err(|e| KdcError::Dump(Problems(vec![e])))?;
+    Ok((name, reader))
 }
 
 fn stdout_err(source: io::Error) -> KdcError {
@@ -51,12 +40,7 @@ fn live_dump(cx: &Ctx<'_>, args: &LiveDumpArgs) -> Result<Vec<u8>, KdcError> {
     };
     let (text, errors) = cx.block_on_interruptible(async {
         let docker = cx.engine().await?;
-        live::text_dump(&docker, &docker, &target)
-            .await
-            .map_err(|e| match e {
-                live::LiveDumpError::Section(e) => KdcError::Dump(Problems(vec![e])),
-                other => KdcError::Usage(other.to_string()),
-            })
+        Ok(live::text_dump(&docker, &docker, &target).await?)
     })?;
     for e in errors {
         cx.events.warn(format!("dump: {e}"));
@@ -66,13 +50,16 @@ fn live_dump(cx: &Ctx<'_>, args: &LiveDumpArgs) -> Result<Vec<u8>, KdcError> {
 
 /// `kdc dump`: the running cluster as a text dump on stdout, or as files in `--dir`.
 pub fn dump(cx: &Ctx<'_>, args: &DumpArgs) -> Result<ExitCode, KdcError> {
+    if let Some(dir) = &args.dir {
+        crate::dump::check_out_dir(dir, "--dir").map_err(|e| KdcError::Dump(Problems(vec![e])))?;
+    }
     let text = live_dump(cx, &args.live)?;
     match &args.dir {
         None => io::stdout().write_all(&text).map_err(stdout_err)?,
         Some(dir) => {
             let mut sink = DirSink::new(dir, crate::dump::DEFAULT_MAX_BYTES)
                 .map_err(|e| KdcError::Dump(Problems(vec![e])))?;
-            let errors = split_text(&text[..], &mut sink);
+            let errors = split_text(&text[..], &mut sink).problems;
             if !errors.is_empty() {
                 return Err(KdcError::Dump(Problems(errors)));
             }
@@ -90,7 +77,7 @@ pub fn dump(cx: &Ctx<'_>, args: &DumpArgs) -> Result<ExitCode, KdcError> {
 /// `kdc dump64`: the running cluster's dump (or `--from` a text dump) as a blob on stdout.
 pub fn dump64(cx: &Ctx<'_>, args: &Dump64Args) -> Result<ExitCode, KdcError> {
     let mut input: Box<dyn BufRead> = match &args.from {
-        Some(from) => open_input(Some(from))?,
+        Some(from) => open_input(Some(from))?.1,
         None => Box::new(io::Cursor::new(live_dump(cx, &args.live)?)),
     };
     let out = io::BufWriter::new(io::stdout().lock());
@@ -105,9 +92,9 @@ pub fn dump64(cx: &Ctx<'_>, args: &Dump64Args) -> Result<ExitCode, KdcError> {
 
 /// `kdc split-dump` (a text dump) and `kdc split-dump64` (every blob of a log) into files.
 pub fn split(cx: &Ctx<'_>, args: &SplitArgs, kind: Input) -> Result<ExitCode, KdcError> {
-    let input = open_input(args.input.as_deref())?;
+    let (name, input) = open_input(args.input.as_deref())?;
     let summary =
-        stage::split_into(&args.dir, args.max_bytes, input, kind).map_err(|e| match e {
+        stage::split_into(&args.dir, args.max_bytes, &name, input, kind).map_err(|e| match e {
             DumpError::Interrupted => KdcError::Interrupted,
             e => KdcError::Dump(Problems(vec![e])),
         })?;

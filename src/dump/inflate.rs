@@ -24,14 +24,23 @@ const IN_FLIGHT: u64 = 1 << 20;
 const OUT_CHUNK: usize = 64 * 1024;
 const OUT_CHUNKS: usize = 16;
 
+/// `(end, line)`: the bytes of a buffer up to `end` (from the previous entry's end) belong to
+/// log line `line`.
+type Lines = Vec<(usize, u64)>;
+
 enum Input {
-    Data(Vec<u8>),
+    /// Compressed bytes and the log lines they came from.
+    Data { data: Vec<u8>, lines: Lines },
     /// The end marker was seen: the stream must end here.
     Finish,
 }
 
 enum Output {
-    Data(Vec<u8>),
+    /// Decoded bytes and the log lines whose compressed bytes produced them.
+    Data {
+        data: Vec<u8>,
+        lines: Lines,
+    },
     /// Compressed bytes consumed so far, in all.
     Consumed(u64),
     End,
@@ -44,12 +53,20 @@ enum Output {
 
 /// What the decoder reports to the scanner.
 pub(super) enum Event {
-    /// Decoded bytes, in order.
-    Data(Vec<u8>),
+    /// Decoded bytes, in order, with the log lines they were decoded from (see [`Lines`]).
+    Data { data: Vec<u8>, lines: Lines },
     /// The compressed stream ended; later data belongs to nothing.
     End,
     /// The data is not a valid stream; `line` is the log line whose bytes showed it.
     Corrupt { line: u64, reason: String },
+}
+
+/// Records that a buffer's bytes up to `end` belong to `line`.
+fn mark(lines: &mut Lines, end: usize, line: u64) {
+    match lines.last_mut() {
+        Some(last) if last.1 == line => last.0 = end,
+        _ => lines.push((end, line)),
+    }
 }
 
 /// The scanner's handle on a decoder thread.
@@ -58,6 +75,8 @@ pub(super) struct Inflater {
     rx: Option<Receiver<Output>>,
     thread: Option<JoinHandle<()>>,
     batch: Vec<u8>,
+    /// The log lines of `batch`.
+    batch_lines: Lines,
     /// Compressed bytes handed over, and consumed, so far.
     sent: u64,
     consumed: u64,
@@ -83,6 +102,7 @@ impl Inflater {
             rx: Some(rx),
             thread: Some(thread),
             batch: Vec::with_capacity(BATCH),
+            batch_lines: Vec::new(),
             sent: 0,
             consumed: 0,
             lines: VecDeque::new(),
@@ -93,6 +113,7 @@ impl Inflater {
     /// Queues compressed bytes that came from log line `line`.
     pub(super) fn push(&mut self, data: &[u8], line: u64) {
         self.batch.extend_from_slice(data);
+        mark(&mut self.batch_lines, self.batch.len(), line);
         let end = self.sent + self.batch.len() as u64;
         match self.lines.back_mut() {
             Some(last) if last.1 == line => last.0 = end,
@@ -109,10 +130,11 @@ impl Inflater {
             return;
         }
         let data = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let lines = std::mem::take(&mut self.batch_lines);
         self.sent += data.len() as u64;
         if let Some(tx) = &self.tx {
             // A decoder that stopped has said why on the output channel.
-            let _ = tx.send(Input::Data(data));
+            let _ = tx.send(Input::Data { data, lines });
         }
     }
 
@@ -147,7 +169,7 @@ impl Inflater {
                 }
             };
             match msg {
-                Output::Data(d) => return Some(Event::Data(d)),
+                Output::Data { data, lines } => return Some(Event::Data { data, lines }),
                 Output::Consumed(n) => {
                     self.consumed = n;
                     while self.lines.front().is_some_and(|&(end, _)| end <= n) {
@@ -177,56 +199,81 @@ impl Drop for Inflater {
     }
 }
 
-/// The decoder thread: runs liblzma over each input and sends what comes out, until the
-/// stream ends, fails, or either channel closes.
+/// The decoded bytes gathered so far, as a message; `out` starts again empty.
+fn chunk(out: &mut Vec<u8>, lines: &mut Lines) -> Output {
+    Output::Data {
+        data: std::mem::replace(out, Vec::with_capacity(OUT_CHUNK)),
+        lines: std::mem::take(lines),
+    }
+}
+
+/// The decoder thread: runs liblzma over each input, one log line's bytes at a time so that
+/// every decoded byte is known to come from a line, and sends what comes out in chunks, until
+/// the stream ends, fails, or either channel closes.
 fn decode(mut stream: Stream, input: Receiver<Input>, output: SyncSender<Output>) {
     let send = |m: Output| output.send(m).is_ok();
     let mut out = Vec::with_capacity(OUT_CHUNK);
+    let mut out_lines = Lines::new();
+    let mut last_line = 0;
     for msg in input {
-        let (data, action) = match msg {
-            Input::Data(d) => (d, Action::Run),
-            Input::Finish => (Vec::new(), Action::Finish),
+        let (data, lines, action) = match msg {
+            Input::Data { data, lines } => (data, lines, Action::Run),
+            // The line of output made at the finish is the last line's.
+            Input::Finish => (Vec::new(), vec![(0, last_line)], Action::Finish),
         };
-        let mut rest = &data[..];
-        loop {
-            let before = stream.total_in();
-            let res = stream.process_vec(rest, &mut out, action);
-            let used = (stream.total_in() - before) as usize;
-            rest = &rest[used.min(rest.len())..];
-            let made = !out.is_empty();
-            let full = out.len() == out.capacity();
-            if made
-                && !send(Output::Data(std::mem::replace(
-                    &mut out,
-                    Vec::with_capacity(OUT_CHUNK),
-                )))
-            {
-                return;
-            }
-            match res {
-                Ok(Status::StreamEnd) => {
-                    send(Output::End);
+        let finish = matches!(action, Action::Finish);
+        let mut start = 0;
+        'batch: for (end, line) in lines {
+            last_line = line;
+            let mut rest = &data[start..end];
+            start = end;
+            loop {
+                let before = stream.total_in();
+                let had = out.len();
+                let res = stream.process_vec(rest, &mut out, action);
+                let used = (stream.total_in() - before) as usize;
+                rest = &rest[used.min(rest.len())..];
+                let made = out.len() > had;
+                if made {
+                    mark(&mut out_lines, out.len(), line);
+                }
+                let full = out.len() == out.capacity();
+                if full && !send(chunk(&mut out, &mut out_lines)) {
                     return;
                 }
-                Ok(_) if used == 0 && !made => {
-                    if matches!(action, Action::Finish) {
-                        let reason = "compressed data ends early".to_string();
-                        send(Output::Corrupt { at: None, reason });
+                let stop = match res {
+                    Ok(Status::StreamEnd) => Some(Output::End),
+                    Ok(_) if used == 0 && !made => {
+                        if finish {
+                            Some(Output::Corrupt {
+                                at: None,
+                                reason: "compressed data ends early".to_string(),
+                            })
+                        } else if rest.is_empty() {
+                            break;
+                        } else {
+                            // The rest of the batch is not taken either.
+                            break 'batch;
+                        }
+                    }
+                    Ok(_) if rest.is_empty() && !full && !finish => break,
+                    Ok(_) => None,
+                    Err(e) => Some(Output::Corrupt {
+                        at: Some(stream.total_in()),
+                        reason: e.to_string(),
+                    }),
+                };
+                if let Some(last) = stop {
+                    if !out.is_empty() && !send(chunk(&mut out, &mut out_lines)) {
                         return;
                     }
-                    break;
-                }
-                Ok(_) if rest.is_empty() && !full && matches!(action, Action::Run) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    let at = Some(stream.total_in());
-                    send(Output::Corrupt {
-                        at,
-                        reason: e.to_string(),
-                    });
+                    send(last);
                     return;
                 }
             }
+        }
+        if !out.is_empty() && !send(chunk(&mut out, &mut out_lines)) {
+            return;
         }
         if !send(Output::Consumed(stream.total_in())) {
             return;

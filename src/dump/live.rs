@@ -9,7 +9,8 @@ use std::time::Duration;
 use regex::bytes::Regex;
 
 use super::{DumpMeta, DumpWriter};
-use crate::runtime::{ExecRequest, NodeExec, Provider};
+use crate::cluster::{Absence, NotUp};
+use crate::runtime::{ExecRequest, NodeExec, Provider, ProviderError};
 
 /// systemd units whose status and journal are collected when present in a node.
 pub const UNITS: [&str; 5] = ["kubelet", "containerd", "docker", "named", "tayga"];
@@ -22,17 +23,15 @@ pub struct Section {
 }
 
 /// Collects the dump sections of every node container of cluster `label`, nodes in plan order.
+/// Only listing the nodes fails the whole: what fails in a node is listed in `errors.txt`.
 pub async fn collect(
     provider: &dyn Provider,
     exec: &dyn NodeExec,
     label: &str,
     redact_secrets: bool,
     timeout: Duration,
-) -> (Vec<Section>, Vec<String>) {
-    let mut nodes = match crate::cluster::node_names(provider, label).await {
-        Ok(names) => names,
-        Err(e) => return (Vec::new(), vec![e.to_string()]),
-    };
+) -> Result<(Vec<Section>, Vec<String>), ProviderError> {
+    let mut nodes = crate::cluster::node_names(provider, label).await?;
     nodes.sort_by_key(|n| (!n.starts_with("kube-master"), n.clone()));
     let per_node = futures_util::future::join_all(
         nodes
@@ -56,7 +55,7 @@ pub async fn collect(
             content: (errors.join("\n") + "\n").into_bytes(),
         });
     }
-    (sections, errors)
+    Ok((sections, errors))
 }
 
 async fn node_sections(
@@ -130,8 +129,11 @@ async fn node_sections(
 /// Why a live dump could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveDumpError {
-    #[error("cluster {0} has no node containers to dump; is it up (`kdc up`)?")]
-    NoNodes(String),
+    #[error(transparent)]
+    NotUp(#[from] NotUp),
+    /// The cluster's nodes cannot be listed.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
     #[error(transparent)]
     Section(#[from] super::DumpError),
 }
@@ -154,9 +156,12 @@ pub async fn text_dump(
     target: &Target<'_>,
 ) -> Result<(Vec<u8>, Vec<String>), LiveDumpError> {
     let (sections, errors) =
-        collect(provider, exec, target.label, target.redact, target.timeout).await;
+        collect(provider, exec, target.label, target.redact, target.timeout).await?;
     if sections.is_empty() {
-        return Err(LiveDumpError::NoNodes(target.label.to_string()));
+        return Err(LiveDumpError::NotUp(NotUp {
+            cluster: target.label.to_string(),
+            why: Absence::NoNodes,
+        }));
     }
     let meta = DumpMeta {
         kdc_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -202,7 +202,7 @@ impl Blob {
             short: None,
             done: false,
             failed: false,
-            split: Splitter::new(),
+            split: Splitter::for_blob(index),
         }
     }
 
@@ -349,7 +349,14 @@ impl Blob {
         let blob = self.report.index;
         while let Some(event) = self.inflater.as_mut().and_then(|i| i.poll(wait)) {
             match event {
-                Event::Data(data) => self.split.feed(sink, &data)?,
+                Event::Data { data, lines } => {
+                    let mut start = 0;
+                    for (end, line) in lines {
+                        self.split.at_log_line(line);
+                        self.split.feed(sink, &data[start..end])?;
+                        start = end;
+                    }
+                }
                 Event::End => self.done = true,
                 Event::Corrupt { line, reason } => {
                     self.fail(problems, DumpError::Corrupt { blob, line, reason });
@@ -542,7 +549,8 @@ impl<S: DumpSink + ?Sized> Scanner<'_, S> {
 
 /// Finds every blob in `input`, decodes it and splits it into `sink` (blob `n` after
 /// `sink.begin_blob(n)`). Problems are collected, not returned early: one bad blob must not
-/// hide the next. Only the cap, a read or write error, or an interrupt stop the scan.
+/// hide the next. Only the cap, a read or write error, or an interrupt stop the scan. A log
+/// without blobs is no problem here: only the caller can name the input it came from.
 pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) -> ScanReport {
     let start = memmem::Finder::new(START_MARKER.as_bytes());
     let mut scan = Scanner {
@@ -641,8 +649,5 @@ pub fn scan_log<R: BufRead, S: DumpSink + ?Sized>(mut input: R, sink: &mut S) ->
     }
     let _ = scan.sink.close();
     report.problems.extend(fatal);
-    if report.blobs.is_empty() && report.problems.is_empty() {
-        report.problems.push(DumpError::NoBlob);
-    }
     report
 }

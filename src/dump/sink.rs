@@ -83,6 +83,8 @@ fn stop_if_interrupted() -> Result<(), DumpError> {
 #[derive(Debug)]
 pub struct DirSink {
     root: PathBuf,
+    /// Whether `root` exists; a deferred sink makes it with the first file.
+    made: bool,
     blob: usize,
     seen: HashSet<(usize, String)>,
     current: Option<(PathBuf, BufWriter<File>)>,
@@ -92,18 +94,46 @@ pub struct DirSink {
 impl DirSink {
     /// A sink writing under `dir` (created if missing), at most `max_bytes` in all.
     pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> Result<Self, DumpError> {
-        let root = dir.into();
-        fs::create_dir_all(&root).map_err(|source| DumpError::Io {
-            path: root.clone(),
+        let mut sink = DirSink::deferred(dir, max_bytes);
+        fs::create_dir_all(&sink.root).map_err(|source| DumpError::Io {
+            path: sink.root.clone(),
             source,
         })?;
-        Ok(DirSink {
-            root,
+        sink.made = true;
+        Ok(sink)
+    }
+
+    /// A sink writing under `dir`, a fresh directory made with the first file (with its
+    /// missing parents): input that holds nothing to write leaves no trace. `dir` must not
+    /// exist, so a stage is never shared.
+    pub fn deferred(dir: impl Into<PathBuf>, max_bytes: u64) -> Self {
+        DirSink {
+            root: dir.into(),
+            made: false,
             blob: 0,
             seen: HashSet::new(),
             current: None,
             budget: Budget::new(max_bytes),
-        })
+        }
+    }
+
+    /// Whether the directory exists: always for [`DirSink::new`], once a file was opened for
+    /// [`DirSink::deferred`].
+    pub fn made(&self) -> bool {
+        self.made
+    }
+
+    fn make_root(&mut self) -> Result<(), DumpError> {
+        let fail = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| DumpError::CreateDir { path, source }
+        };
+        if let Some(parent) = self.root.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(fail(parent))?;
+        }
+        fs::create_dir(&self.root).map_err(fail(&self.root))?;
+        self.made = true;
+        Ok(())
     }
 
     /// The directory of the current blob.
@@ -113,6 +143,23 @@ impl DirSink {
         } else {
             self.root.join(self.blob.to_string())
         }
+    }
+}
+
+/// Refuses an output directory that cannot be one before any input is read: `dir`, or a
+/// component of its path, exists and is not a directory. `option` is the flag that chose it.
+pub fn check_out_dir(dir: &Path, option: &'static str) -> Result<(), DumpError> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(DumpError::NotADirectory {
+            path: dir.to_path_buf(),
+            option,
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(DumpError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -153,6 +200,9 @@ impl DumpSink for DirSink {
     fn open(&mut self, name: &str) -> Result<(), DumpError> {
         self.close()?;
         stop_if_interrupted()?;
+        if !self.made {
+            self.make_root()?;
+        }
         let parts: Vec<&str> = name.split('/').collect();
         let blob_dir = if self.blob == 0 {
             vec![]

@@ -35,7 +35,7 @@ fn blob_of(dump: &[u8], level: u32) -> Vec<u8> {
 
 fn split_mem(dump: &[u8]) -> (MemSink, Vec<DumpError>) {
     let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
-    let problems = split_text(Cursor::new(dump), &mut sink);
+    let problems = split_text(Cursor::new(dump), &mut sink).problems;
     (sink, problems)
 }
 
@@ -150,7 +150,8 @@ fn a_name_that_cannot_be_created_costs_only_its_section() {
     let problems = split_text(
         Cursor::new("@@@ a @@@\nfile\n@@@ a/b @@@\nlost\n@@@ c @@@\nkept\n"),
         &mut sink,
-    );
+    )
+    .problems;
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(std::fs::read(tmp.path().join("c")).unwrap(), b"kept\n");
     assert_eq!(sink.files(), 2);
@@ -444,7 +445,7 @@ fn review_cases() {
 fn markers_count_against_the_cap() {
     let dump = b"@@@ a @@@\n".repeat(200_000);
     let mut sink = MemSink::new(1000);
-    let problems = split_text(Cursor::new(dump), &mut sink);
+    let problems = split_text(Cursor::new(dump), &mut sink).problems;
     assert!(
         problems
             .iter()
@@ -503,11 +504,27 @@ fn the_cap_also_counts_text_that_goes_to_no_file() {
 }
 
 #[test]
-fn no_blob_is_an_error() {
+fn no_blob_is_no_problem_of_the_scan() {
     let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
     let report = scan_log(Cursor::new("just a log\n"), &mut sink);
-    assert!(matches!(report.problems[..], [DumpError::NoBlob]));
+    assert!(report.blobs.is_empty());
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(report.lines, 1);
+}
+
+#[test]
+fn text_without_markers_holds_no_sections() {
+    let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+    let report = split_text(Cursor::new("hello\n@@@ not a marker\n"), &mut sink);
+    assert_eq!(report.sections, 0);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    // A refused name is still a section: the text is a dump, with a problem.
+    let report = split_text(Cursor::new("@@@ ../x @@@\nhi\n"), &mut sink);
+    assert_eq!(report.sections, 1);
+    assert!(matches!(
+        report.problems[..],
+        [DumpError::UnsafeName { .. }]
+    ));
 }
 
 #[test]
@@ -523,7 +540,8 @@ fn dir_sink_never_writes_through_symlinks() {
     let problems = split_text(
         Cursor::new("@@@ file.txt @@@\nx\n@@@ sub/y @@@\ny\n@@@ ok @@@\nok\n"),
         &mut sink,
-    );
+    )
+    .problems;
     assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(
         problems
@@ -622,6 +640,45 @@ fn tree(root: &Path) -> Vec<String> {
     out
 }
 
+#[test]
+fn a_deferred_sink_makes_its_directory_with_the_first_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a/stage");
+    let mut sink = DirSink::deferred(&dir, DEFAULT_MAX_BYTES);
+    let report = split_text(
+        Cursor::new("no section\n@@@ ../x @@@\nrefused\n"),
+        &mut sink,
+    );
+    assert!(matches!(
+        report.problems[..],
+        [DumpError::UnsafeName { .. }]
+    ));
+    assert!(!sink.made());
+    assert!(
+        !tmp.path().join("a").exists(),
+        "nothing to write, nothing made"
+    );
+    let report = split_text(Cursor::new("@@@ f @@@\nx\n"), &mut sink);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(sink.made());
+    assert_eq!(std::fs::read(dir.join("f")).unwrap(), b"x\n");
+}
+
+#[test]
+fn an_output_directory_that_cannot_be_made_ends_the_split_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let mut sink = DirSink::deferred(file.join("stage"), DEFAULT_MAX_BYTES);
+    let report = split_text(Cursor::new("@@@ a @@@\nx\n@@@ b @@@\ny\n"), &mut sink);
+    let found: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        found,
+        [format!("cannot create directory {}", file.display())]
+    );
+    assert!(!sink.made());
+}
+
 fn name_strategy() -> impl Strategy<Value = String> {
     prop::collection::vec("[a-z0-9][a-z0-9._ -]{0,8}", 1..3).prop_map(|p| p.join("/"))
 }
@@ -695,4 +752,115 @@ proptest! {
         }
         prop_assert_eq!(sink.files.len(), files.len() + 1);
     }
+}
+
+#[test]
+fn a_refused_name_in_a_text_dump_names_its_line_in_any_chunking() {
+    let mut dump = b"*** Dumping cluster state ***\n@@@ a @@@\n".to_vec();
+    for i in 0..3000 {
+        dump.extend_from_slice(format!("content line {i}\n").as_bytes());
+    }
+    // Line 3003; then a long line that streams through, and a second refused name.
+    dump.extend_from_slice(b"@@@ ../x @@@\nhi\n");
+    dump.extend_from_slice(&[b'y'; 10_000]);
+    dump.extend_from_slice(b"\n@@@ /abs @@@\n");
+    let want = [
+        "line 3003: refusing file name \"../x\": `..` component",
+        "line 3006: refusing file name \"/abs\": absolute path",
+    ];
+    let (_, problems) = split_mem(&dump);
+    let found: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(found, want);
+    for size in [1, 7, 4096] {
+        let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+        let mut split = Splitter::new();
+        for piece in dump.chunks(size) {
+            split.feed(&mut sink, piece).unwrap();
+        }
+        split.finish(&mut sink).unwrap();
+        let found: Vec<String> = split.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(found, want, "pieces of {size}");
+    }
+}
+
+/// The log line at which a marker line first decodes completely, found by decoding the blob's
+/// data one log line at a time.
+fn line_decoding(log: &str, needle: &[u8]) -> u64 {
+    use liblzma::stream::{Action, Stream};
+    let mut stream = Stream::new_lzma_decoder(u64::MAX).unwrap();
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    let mut inside = false;
+    for (i, line) in log.lines().enumerate() {
+        if line == START_MARKER {
+            inside = true;
+            continue;
+        }
+        if !inside || line == END_MARKER {
+            continue;
+        }
+        pending += line;
+        let whole = pending.len() / 4 * 4;
+        let raw = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &pending[..whole],
+        )
+        .unwrap();
+        pending.drain(..whole);
+        let mut rest = &raw[..];
+        while !rest.is_empty() {
+            let mut buf = Vec::with_capacity(1 << 20);
+            let before = stream.total_in();
+            stream.process_vec(rest, &mut buf, Action::Run).unwrap();
+            rest = &rest[(stream.total_in() - before) as usize..];
+            out.extend_from_slice(&buf);
+        }
+        if memchr::memmem::find(&out, needle).is_some() {
+            return i as u64 + 1;
+        }
+    }
+    panic!("{:?} never decodes", String::from_utf8_lossy(needle));
+}
+
+#[test]
+fn a_refused_name_in_a_blob_names_the_blob_and_the_log_line() {
+    // Incompressible content, so the blob spans many lines and the decoder's batches.
+    let mut x: u64 = 7;
+    let mut hex = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|i| {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                if i % 80 == 79 {
+                    b'\n'
+                } else {
+                    b"0123456789abcdef"[(x >> 60) as usize]
+                }
+            })
+            .collect()
+    };
+    let mut dump = dump_of(&[("a", &hex(60_000))]);
+    dump.extend_from_slice(b"@@@ ../evil @@@\nowned\n@@@ b @@@\n");
+    dump.extend_from_slice(&hex(30_000));
+    let blob = String::from_utf8(blob_of(&dump, 6)).unwrap();
+    let mut log = String::new();
+    for p in [blob.as_str(), "noise\n", blob.as_str()] {
+        log += p;
+    }
+    let blob_lines = blob.lines().count() as u64;
+    let first = line_decoding(&log, b"@@@ ../evil @@@\n");
+    assert!(first > 100, "the marker is deep in the blob: line {first}");
+    let mut sink = MemSink::new(DEFAULT_MAX_BYTES);
+    let report = scan_log(Cursor::new(log), &mut sink);
+    let found: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        found,
+        [
+            format!("blob 1, line {first}: refusing file name \"../evil\": `..` component"),
+            format!(
+                "blob 2, line {}: refusing file name \"../evil\": `..` component",
+                first + blob_lines + 1
+            ),
+        ]
+    );
+    assert_eq!(file(&sink, 2, "b").len(), 30_000);
 }
