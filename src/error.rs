@@ -52,7 +52,12 @@ pub enum KdcError {
         #[source]
         source: std::io::Error,
     },
-    /// A command-line combination that no flag parser can reject by itself.
+    /// The command cannot do what was asked in the state found (a cluster without nodes to
+    /// dump or volumes to restart from, a port forwarder that failed); the message says what to
+    /// do instead. Exit 1, like every runtime failure.
+    #[error("{0}")]
+    Failed(String),
+    /// A command-line combination that no flag parser can reject by itself (exit 2).
     #[error("{0}")]
     Usage(String),
     /// The user interrupted the command.

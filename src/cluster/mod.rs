@@ -113,10 +113,19 @@ pub struct NodeStatus {
 }
 
 fn is_node(c: &ContainerState) -> bool {
-    matches!(
-        c.labels.get(labels::ROLE).map(String::as_str),
-        Some("control-plane" | "worker")
-    )
+    is_node_role(c.labels.get(labels::ROLE).map(String::as_str))
+}
+
+/// Node containers are the Kubernetes machines; support containers (dns64, nat64) are not.
+fn is_node_role(role: Option<&str>) -> bool {
+    matches!(role, Some("control-plane" | "worker"))
+}
+
+impl NodeStatus {
+    /// Whether this is a Kubernetes node (master or worker), not a support container.
+    pub fn is_node(&self) -> bool {
+        is_node_role(Some(&self.role))
+    }
 }
 
 /// Names of the cluster's node containers (not its support containers), running or not.
@@ -151,6 +160,38 @@ pub async fn status(provider: &dyn Provider) -> Result<Vec<ClusterStatus>, Provi
             ClusterStatus { label, nodes }
         })
         .collect())
+}
+
+/// Every kdc cluster that owns anything on the engine, by label: [`status`]'s clusters, and those
+/// that are down (only volumes or a network left; `nodes` empty). What `kdc get clusters`
+/// lists: every cluster `clean --all` would remove and `up` could restart.
+pub async fn clusters(provider: &dyn Provider) -> Result<Vec<ClusterStatus>, ProviderError> {
+    let mut running = status(provider).await?;
+    for label in all_labels(provider).await? {
+        if !running.iter().any(|c| c.label == label) {
+            running.push(ClusterStatus {
+                label,
+                nodes: Vec::new(),
+            });
+        }
+    }
+    running.sort_by(|a, b| a.label.cmp(&b.label));
+    Ok(running)
+}
+
+/// The plan's node volumes that do not exist. None missing means `up` restarts the nodes from
+/// their volumes (unless `SKIP_SNAPSHOT`); `reup` requires that.
+pub async fn missing_volumes(
+    provider: &dyn Provider,
+    plan: &Plan,
+) -> Result<Vec<String>, ProviderError> {
+    let mut missing = Vec::new();
+    for node in &plan.nodes {
+        if provider.volume(&node.volume).await?.is_none() {
+            missing.push(node.volume.clone());
+        }
+    }
+    Ok(missing)
 }
 
 /// `down`: removes the node containers and keeps volumes, network and support containers, so the

@@ -1,18 +1,37 @@
-//! `up`, `down`, `clean`, `status` / `get clusters`, `apiserver-port`, `doctor`.
+//! `up` / `create cluster`, `reup`, `down`, `clean` / `delete cluster`, `status`,
+//! `get clusters`, `get nodes`, `apiserver-port`, `doctor`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use super::Ctx;
 use crate::KdcError;
-use crate::cli::{CleanArgs, ClusterOnlyArgs, UpArgs};
+use crate::cli::{CleanArgs, ClusterOnlyArgs, GetNodesArgs, UpArgs};
 use crate::cluster::{self, UpOptions, spec::HostFacts};
 use crate::runtime::Provider;
 use crate::signal::Stop;
 
+/// `kdc up` and `kdc create cluster`.
 pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
+    start(cx, args, false)
+}
+
+/// `kdc reup`: `up` that only restarts from kept volumes. The original's `reup` also rebuilt
+/// Kubernetes from source; kdc builds nothing, so what is left is "restart, never start fresh",
+/// which a CI job can rely on to fail loudly when its cluster is gone.
+pub fn reup(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
+    start(cx, args, true)
+}
+
+fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> {
     let cfg = cx.config(&args.cluster)?;
     let plan = crate::plan::plan(&cfg)?;
+    let label = &plan.cluster.label;
+    if reup && cfg.skip_snapshot {
+        return Err(KdcError::Failed(format!(
+            "kdc reup restarts cluster {label} from its volumes, but SKIP_SNAPSHOT (--skip-snapshot) asks for a fresh start; use `kdc up`, or unset SKIP_SNAPSHOT"
+        )));
+    }
     if let Some(fwd) = &cfg.port_forwarder {
         check_executable(fwd)?;
     }
@@ -27,6 +46,20 @@ pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
     };
     let outcome = cx.block_on(async {
         let docker = crate::runtime::docker::Docker::connect(&endpoint).await?;
+        if reup {
+            let missing = cluster::missing_volumes(&docker, &plan).await?;
+            if missing.len() == plan.nodes.len() {
+                return Err(KdcError::Failed(format!(
+                    "cluster {label} has no volumes to restart from (`kdc down` keeps them, `kdc clean` removes them); bring it up fresh with `kdc up`"
+                )));
+            } else if !missing.is_empty() {
+                return Err(KdcError::Failed(format!(
+                    "cluster {label} has no volume {} to restart from; is NUM_NODES ({}) the cluster's? Bring it up fresh with `kdc up`",
+                    missing.join(", "),
+                    plan.nodes.len() - 1
+                )));
+            }
+        }
         Ok(cluster::up(
             &docker,
             &docker,
@@ -51,7 +84,7 @@ pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
         match status {
             Ok(s) if s.success() => {}
             other => {
-                return Err(KdcError::Usage(format!(
+                return Err(KdcError::Failed(format!(
                     "port forwarder {} failed: {other:?}",
                     fwd.display()
                 )));
@@ -65,7 +98,7 @@ fn check_executable(path: &std::path::Path) -> Result<(), KdcError> {
     use std::os::unix::fs::PermissionsExt;
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
-        _ => Err(KdcError::Usage(format!(
+        _ => Err(KdcError::Failed(format!(
             "DIND_PORT_FORWARDER {} is not an executable file; fix the path or chmod +x it",
             path.display()
         ))),
@@ -173,6 +206,67 @@ pub fn status(cx: &Ctx<'_>) -> Result<ExitCode, KdcError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `kdc get clusters`: one cluster name per line, the label `--name` selects it by, so that
+/// kind's `kdc get clusters | grep -qx NAME` works. The default cluster prints as its label
+/// `mirantis.kubeadm_dind_cluster_runtime`, which `--name` accepts (it counts as unset).
+pub fn get_clusters(cx: &Ctx<'_>) -> Result<ExitCode, KdcError> {
+    let clusters = cx.block_on_interruptible(async {
+        let docker = cx.engine().await?;
+        Ok(cluster::clusters(&docker).await?)
+    })?;
+    if cx.global.json {
+        return cx.print_json(&clusters).map(|_| ExitCode::SUCCESS);
+    }
+    if clusters.is_empty() {
+        cx.events.note("no clusters");
+    }
+    let names: String = clusters.iter().map(|c| format!("{}\n", c.label)).collect();
+    cx.print(&names).map(|_| ExitCode::SUCCESS)
+}
+
+/// One node of `kdc get nodes --json`.
+#[derive(serde::Serialize)]
+struct NodeRow<'a> {
+    cluster: &'a str,
+    #[serde(flatten)]
+    node: &'a cluster::NodeStatus,
+}
+
+/// `kdc get nodes`: the node container names of the cluster (or of all, `-A`), one per line,
+/// master first; support containers are not nodes.
+pub fn get_nodes(cx: &Ctx<'_>, args: &GetNodesArgs) -> Result<ExitCode, KdcError> {
+    let label = if args.all_clusters {
+        None
+    } else {
+        Some(cx.plan(&args.cluster)?.cluster.label)
+    };
+    let clusters = cx.block_on_interruptible(async {
+        let docker = cx.engine().await?;
+        Ok(cluster::status(&docker).await?)
+    })?;
+    let rows: Vec<NodeRow<'_>> = clusters
+        .iter()
+        .filter(|c| label.as_ref().is_none_or(|l| *l == c.label))
+        .flat_map(|c| {
+            c.nodes.iter().filter(|n| n.is_node()).map(|node| NodeRow {
+                cluster: &c.label,
+                node,
+            })
+        })
+        .collect();
+    if cx.global.json {
+        return cx.print_json(&rows).map(|_| ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        cx.events.note(match &label {
+            Some(l) => format!("cluster {l} has no node containers"),
+            None => "no clusters".to_string(),
+        });
+    }
+    let names: String = rows.iter().map(|r| format!("{}\n", r.node.name)).collect();
+    cx.print(&names).map(|_| ExitCode::SUCCESS)
+}
+
 pub fn apiserver_port(cx: &Ctx<'_>, args: &ClusterOnlyArgs) -> Result<ExitCode, KdcError> {
     let plan = cx.plan(&args.cluster)?;
     if let Some(port) = plan.apiserver.port {
@@ -187,7 +281,7 @@ pub fn apiserver_port(cx: &Ctx<'_>, args: &ClusterOnlyArgs) -> Result<ExitCode, 
     })?;
     match port {
         Some(p) => cx.print(&format!("{p}\n")).map(|_| ExitCode::SUCCESS),
-        None => Err(KdcError::Usage(format!(
+        None => Err(KdcError::Failed(format!(
             "{master} publishes no API server port; is the cluster up (`kdc up`)?"
         ))),
     }
