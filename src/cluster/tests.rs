@@ -373,6 +373,80 @@ async fn status_groups_nodes_by_cluster_master_first() {
     );
 }
 
+/// `get clusters` lists a cluster that is down (volumes and network only) beside running ones,
+/// with no nodes; support containers are not nodes.
+#[tokio::test]
+async fn clusters_lists_down_clusters_with_no_nodes() {
+    let up_plan = plan_for(&[("DIND_LABEL", "third"), ("NUM_NODES", "1")]);
+    let down_plan = plan_for(&[("CLUSTER_ID", "20"), ("NUM_NODES", "0")]);
+    let f = fake_with_image(&up_plan);
+    run_up(&f, &up_plan).await.0.unwrap();
+    run_up(&f, &down_plan).await.0.unwrap();
+    let (events, _) = Recorder::emitter();
+    down(&f, "cluster-20", &events).await.unwrap();
+    let support = ContainerSpec {
+        name: "bind9-third".into(),
+        labels: BTreeMap::from([
+            (labels::CLUSTER.to_string(), "third".to_string()),
+            (labels::ROLE.to_string(), "dns64".to_string()),
+        ]),
+        ..Default::default()
+    };
+    f.run_container(&support).await.unwrap();
+    let all = clusters(&f).await.unwrap();
+    let summary: Vec<(&str, Vec<(&str, bool)>)> = all
+        .iter()
+        .map(|c| {
+            let nodes = c
+                .nodes
+                .iter()
+                .map(|n| (n.name.as_str(), n.is_node()))
+                .collect();
+            (c.label.as_str(), nodes)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("cluster-20", vec![]),
+            (
+                "third",
+                vec![
+                    ("kube-master-third", true),
+                    ("bind9-third", false),
+                    ("kube-node-1-third", true)
+                ]
+            ),
+        ]
+    );
+}
+
+/// `reup` restarts only when every node volume of the plan exists.
+#[tokio::test]
+async fn missing_volumes_names_the_volumes_a_restart_lacks() {
+    let one = plan_for(&[("CLUSTER_ID", "15"), ("NUM_NODES", "1")]);
+    let two = plan_for(&[("CLUSTER_ID", "15"), ("NUM_NODES", "2")]);
+    let f = fake_with_image(&one);
+    assert_eq!(
+        missing_volumes(&f, &one).await.unwrap(),
+        vec![
+            "kubeadm-dind-kube-master-cluster-15",
+            "kubeadm-dind-kube-node-1-cluster-15"
+        ]
+    );
+    run_up(&f, &one).await.0.unwrap();
+    let (events, _) = Recorder::emitter();
+    down(&f, "cluster-15", &events).await.unwrap();
+    assert_eq!(
+        missing_volumes(&f, &one).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        missing_volumes(&f, &two).await.unwrap(),
+        vec!["kubeadm-dind-kube-node-2-cluster-15"]
+    );
+}
+
 /// An engine that acted on a request whose answer never arrived (a reset connection, an
 /// interrupt): what it made must still be removed, so every resource is recorded before it is
 /// requested — the volumes too.

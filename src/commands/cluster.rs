@@ -54,7 +54,8 @@ fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> 
                 )));
             } else if !missing.is_empty() {
                 return Err(KdcError::Failed(format!(
-                    "cluster {label} has no volume {} to restart from; is NUM_NODES ({}) the cluster's? Bring it up fresh with `kdc up`",
+                    "cluster {label} has no volume{} {} to restart from; is NUM_NODES ({}) the cluster's? Bring it up fresh with `kdc up`",
+                    crate::text::plural(missing.len()),
                     missing.join(", "),
                     plan.nodes.len() - 1
                 )));
