@@ -121,11 +121,35 @@ fn is_node_role(role: Option<&str>) -> bool {
     matches!(role, Some("control-plane" | "worker"))
 }
 
-impl NodeStatus {
-    /// Whether this is a Kubernetes node (master or worker), not a support container.
-    pub fn is_node(&self) -> bool {
-        is_node_role(Some(&self.role))
-    }
+/// A node container and the cluster it belongs to: a row of `kdc get nodes`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClusterNode {
+    pub cluster: String,
+    #[serde(flatten)]
+    pub node: NodeStatus,
+}
+
+/// The node containers of the cluster `label`, or of every cluster: clusters by label, master
+/// first within each. Support containers (dns64, nat64) are not nodes.
+pub async fn nodes(
+    provider: &dyn Provider,
+    label: Option<&str>,
+) -> Result<Vec<ClusterNode>, ProviderError> {
+    Ok(status(provider)
+        .await?
+        .into_iter()
+        .filter(|c| label.is_none_or(|l| l == c.label))
+        .flat_map(|c| {
+            let cluster = c.label;
+            c.nodes
+                .into_iter()
+                .filter(|n| is_node_role(Some(&n.role)))
+                .map(move |node| ClusterNode {
+                    cluster: cluster.clone(),
+                    node,
+                })
+        })
+        .collect())
 }
 
 /// Names of the cluster's node containers (not its support containers), running or not.

@@ -374,9 +374,9 @@ async fn status_groups_nodes_by_cluster_master_first() {
 }
 
 /// `get clusters` lists a cluster that is down (volumes and network only) beside running ones,
-/// with no nodes; support containers are not nodes.
+/// with no nodes; `get nodes` lists node containers only, not support containers.
 #[tokio::test]
-async fn clusters_lists_down_clusters_with_no_nodes() {
+async fn clusters_lists_down_clusters_and_nodes_only_node_containers() {
     let up_plan = plan_for(&[("DIND_LABEL", "third"), ("NUM_NODES", "1")]);
     let down_plan = plan_for(&[("CLUSTER_ID", "20"), ("NUM_NODES", "0")]);
     let f = fake_with_image(&up_plan);
@@ -394,31 +394,32 @@ async fn clusters_lists_down_clusters_with_no_nodes() {
     };
     f.run_container(&support).await.unwrap();
     let all = clusters(&f).await.unwrap();
-    let summary: Vec<(&str, Vec<(&str, bool)>)> = all
+    let summary: Vec<(&str, usize)> = all
         .iter()
-        .map(|c| {
-            let nodes = c
-                .nodes
-                .iter()
-                .map(|n| (n.name.as_str(), n.is_node()))
-                .collect();
-            (c.label.as_str(), nodes)
-        })
+        .map(|c| (c.label.as_str(), c.nodes.len()))
         .collect();
-    assert_eq!(
-        summary,
-        vec![
-            ("cluster-20", vec![]),
-            (
-                "third",
-                vec![
-                    ("kube-master-third", true),
-                    ("bind9-third", false),
-                    ("kube-node-1-third", true)
-                ]
-            ),
-        ]
-    );
+    assert_eq!(summary, vec![("cluster-20", 0), ("third", 3)]);
+    let names = |nodes: Vec<ClusterNode>| -> Vec<(String, String, String)> {
+        nodes
+            .into_iter()
+            .map(|n| (n.cluster, n.node.name, n.node.role))
+            .collect()
+    };
+    let third = vec![
+        (
+            "third".to_string(),
+            "kube-master-third".to_string(),
+            "control-plane".to_string(),
+        ),
+        (
+            "third".to_string(),
+            "kube-node-1-third".to_string(),
+            "worker".to_string(),
+        ),
+    ];
+    assert_eq!(names(nodes(&f, Some("third")).await.unwrap()), third);
+    assert_eq!(names(nodes(&f, None).await.unwrap()), third);
+    assert_eq!(names(nodes(&f, Some("cluster-20")).await.unwrap()), vec![]);
 }
 
 /// `reup` restarts only when every node volume of the plan exists.

@@ -48,17 +48,8 @@ fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> 
         let docker = crate::runtime::docker::Docker::connect(&endpoint).await?;
         if reup {
             let missing = cluster::missing_volumes(&docker, &plan).await?;
-            if missing.len() == plan.nodes.len() {
-                return Err(KdcError::Failed(format!(
-                    "cluster {label} has no volumes to restart from (`kdc down` keeps them, `kdc clean` removes them); bring it up fresh with `kdc up`"
-                )));
-            } else if !missing.is_empty() {
-                return Err(KdcError::Failed(format!(
-                    "cluster {label} has no volume{} {} to restart from; is NUM_NODES ({}) the cluster's? Bring it up fresh with `kdc up`",
-                    crate::text::plural(missing.len()),
-                    missing.join(", "),
-                    plan.nodes.len() - 1
-                )));
+            if !missing.is_empty() {
+                return Err(cannot_restart(&plan, &missing));
             }
         }
         Ok(cluster::up(
@@ -93,6 +84,24 @@ fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why `reup` refuses: no volumes at all (never up, or cleaned), or only some (another
+/// NUM_NODES than the cluster was made with); both point at `kdc up`.
+fn cannot_restart(plan: &crate::plan::Plan, missing: &[String]) -> KdcError {
+    let label = &plan.cluster.label;
+    KdcError::Failed(if missing.len() == plan.nodes.len() {
+        format!(
+            "cluster {label} has no volumes to restart from (`kdc down` keeps them, `kdc clean` removes them); bring it up fresh with `kdc up`"
+        )
+    } else {
+        format!(
+            "cluster {label} has no volume{} {} to restart from; is NUM_NODES ({}) the cluster's? Bring it up fresh with `kdc up`",
+            crate::text::plural(missing.len()),
+            missing.join(", "),
+            plan.nodes.len() - 1
+        )
+    })
 }
 
 fn check_executable(path: &std::path::Path) -> Result<(), KdcError> {
@@ -225,46 +234,27 @@ pub fn get_clusters(cx: &Ctx<'_>) -> Result<ExitCode, KdcError> {
     cx.print(&names).map(|_| ExitCode::SUCCESS)
 }
 
-/// One node of `kdc get nodes --json`.
-#[derive(serde::Serialize)]
-struct NodeRow<'a> {
-    cluster: &'a str,
-    #[serde(flatten)]
-    node: &'a cluster::NodeStatus,
-}
-
-/// `kdc get nodes`: the node container names of the cluster (or of all, `-A`), one per line,
-/// master first; support containers are not nodes.
+/// `kdc get nodes`: the node container names of the cluster (or of all, `-A`), one per line.
 pub fn get_nodes(cx: &Ctx<'_>, args: &GetNodesArgs) -> Result<ExitCode, KdcError> {
     let label = if args.all_clusters {
         None
     } else {
         Some(cx.plan(&args.cluster)?.cluster.label)
     };
-    let clusters = cx.block_on_interruptible(async {
+    let nodes = cx.block_on_interruptible(async {
         let docker = cx.engine().await?;
-        Ok(cluster::status(&docker).await?)
+        Ok(cluster::nodes(&docker, label.as_deref()).await?)
     })?;
-    let rows: Vec<NodeRow<'_>> = clusters
-        .iter()
-        .filter(|c| label.as_ref().is_none_or(|l| *l == c.label))
-        .flat_map(|c| {
-            c.nodes.iter().filter(|n| n.is_node()).map(|node| NodeRow {
-                cluster: &c.label,
-                node,
-            })
-        })
-        .collect();
     if cx.global.json {
-        return cx.print_json(&rows).map(|_| ExitCode::SUCCESS);
+        return cx.print_json(&nodes).map(|_| ExitCode::SUCCESS);
     }
-    if rows.is_empty() {
+    if nodes.is_empty() {
         cx.events.note(match &label {
             Some(l) => format!("cluster {l} has no node containers"),
             None => "no clusters".to_string(),
         });
     }
-    let names: String = rows.iter().map(|r| format!("{}\n", r.node.name)).collect();
+    let names: String = nodes.iter().map(|n| format!("{}\n", n.node.name)).collect();
     cx.print(&names).map(|_| ExitCode::SUCCESS)
 }
 
