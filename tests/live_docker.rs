@@ -532,7 +532,16 @@ fn live_kind_verbs_and_reup_through_a_clusters_life() {
         ok(kdc(&vars, &["export", "logs", named.to_str().unwrap()])),
         format!("{}\n", named.display())
     );
-    for root in [&dir, &named] {
+    let as_json = tmp.path().join("json");
+    let exported: Value = serde_json::from_str(&ok(kdc(
+        &vars,
+        &["export", "logs", "--json", as_json.to_str().unwrap()],
+    )))
+    .unwrap();
+    assert_eq!(exported["dir"], as_json.to_str().unwrap());
+    assert!(exported["files"].as_u64().unwrap() >= 3, "{exported}");
+    assert!(exported["bytes"].as_u64().unwrap() > 0, "{exported}");
+    for root in [&dir, &named, &as_json] {
         for file in [
             "kdc-dump.json",
             "psaux-kube-master-cluster-15.txt",
