@@ -9,12 +9,72 @@ use crate::config::{Inputs, SETTINGS, Shape};
 
 /// Multi-node Kubernetes clusters in Docker, for CI and local work.
 #[derive(Debug, Parser)]
-#[command(name = "kdc", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "kdc",
+    version = crate::version::text(),
+    about,
+    long_about = None,
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process's command line, printing clap's error and exiting 2 when it cannot
+    /// (0 for --help and --version).
+    pub fn parse_args() -> Cli {
+        Self::parse_from_args(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args` (the program name first). A mistyped subcommand gets at most one
+    /// suggestion, see [`refine_suggestion`].
+    pub fn parse_from_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::try_parse_from(args).map_err(refine_suggestion)
+    }
+}
+
+/// Keeps only clap's one best suggestion for a mistyped subcommand, and none when two are
+/// equally close.
+///
+/// clap suggests every subcommand above a similarity threshold, so `kdc creat` got
+/// "some similar subcommands exist: 'clean', 'create'", offering to delete a cluster to someone
+/// who wanted one. kdc has close names with opposite effects (create/clean/delete, up/reup),
+/// and a suggestion is a command the user may run without reading twice.
+pub fn refine_suggestion(mut err: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    let (Some(ContextValue::String(typed)), Some(ContextValue::Strings(candidates))) = (
+        err.get(ContextKind::InvalidSubcommand),
+        err.get(ContextKind::SuggestedSubcommand),
+    ) else {
+        return err;
+    };
+    let score = |c: &String| strsim::jaro(typed, c);
+    let best = candidates.iter().map(score).fold(0.0, f64::max);
+    let top: Vec<String> = candidates
+        .iter()
+        .filter(|c| score(c) == best)
+        .cloned()
+        .collect();
+    if top.len() == 1 {
+        err.insert(ContextKind::SuggestedSubcommand, ContextValue::Strings(top));
+    } else {
+        err.remove(ContextKind::SuggestedSubcommand);
+    }
+    err
+}
+
+/// Writes the completion script of `shell` for every kdc command and flag.
+pub fn completion(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "kdc", out);
 }
 
 /// Flags every command takes.
@@ -41,15 +101,28 @@ pub enum Command {
     /// Bring the cluster up: network, volumes, node containers with systemd. A cluster whose
     /// volumes survived `down` restarts from them (fast); a running one is restarted.
     Up(UpArgs),
+    /// Restart the cluster from the volumes `down` kept: `up`, but an error instead of a fresh
+    /// start when they are missing (kubeadm-dind-cluster's `reup`).
+    Reup(UpArgs),
     /// Remove the node containers; keep volumes, network and support containers for a fast `up`.
     Down(ClusterOnlyArgs),
     /// Remove everything the cluster owns: containers, volumes, network.
     Clean(CleanArgs),
     /// List kdc clusters and their nodes (table, or --json).
     Status,
-    /// List resources (`kdc get clusters` is `kdc status`).
+    /// kind's verb: `kdc create cluster` is `kdc up`.
+    #[command(subcommand)]
+    Create(CreateCommand),
+    /// kind's verb: `kdc delete cluster` is `kdc clean`.
+    #[command(subcommand)]
+    Delete(DeleteCommand),
+    /// List clusters or nodes, one name per line (kind's `get clusters`, `get nodes`).
     #[command(subcommand)]
     Get(GetCommand),
+    /// kind's verb: `kdc export logs [DIR]` is `kdc dump --dir DIR` (default: a new temporary
+    /// directory), printing the directory.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Print the host port of the cluster's API server.
     ApiserverPort(ClusterOnlyArgs),
     /// Check that this host can run kdc clusters: Docker, privileges, IPv6, /dev/net/tun,
@@ -69,6 +142,46 @@ pub enum Command {
     /// Find every blob in a CI log (GitHub Actions, Jenkins, Travis, CircleCI…), decode it and
     /// split it into files: one blob into DIR, several into DIR/1, DIR/2, ….
     SplitDump64(SplitArgs),
+    /// Print the completion script for a shell, e.g. `source <(kdc completion bash)`.
+    Completion(CompletionArgs),
+    /// Print kdc's version, the git commit it was built from and the supported Kubernetes
+    /// versions (--json for scripts).
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreateCommand {
+    /// Bring the cluster up: the same command, flags and output as `kdc up`.
+    Cluster(UpArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeleteCommand {
+    /// Remove everything the cluster owns: the same command, flags and output as `kdc clean`.
+    Cluster(CleanArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write the cluster's dump as files into DIR, or a new temporary directory; prints the
+    /// directory on stdout.
+    Logs(ExportLogsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportLogsArgs {
+    #[command(flatten)]
+    pub live: LiveDumpArgs,
+    /// Where to write the files [default: a new directory kdc-logs-* in $TMPDIR or /tmp].
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,8 +253,20 @@ pub struct SplitArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum GetCommand {
-    /// List kdc clusters and their nodes.
+    /// Every kdc cluster on this engine, one name per line: the name `--name` takes to select
+    /// it. Clusters that are down (volumes kept) are listed too; `kdc status` has the details.
     Clusters,
+    /// The cluster's node containers, one name per line, master first.
+    Nodes(GetNodesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GetNodesArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// The nodes of every kdc cluster on this engine.
+    #[arg(short = 'A', long)]
+    pub all_clusters: bool,
 }
 
 /// Commands that only need to know which cluster.
@@ -229,10 +354,15 @@ impl Args for ClusterArgs {
         SETTINGS.iter().fold(cmd, |cmd, s| {
             let Some(flag) = s.flag else { return cmd };
             let help = format!("{} [env: {}] [default: {}]", s.help, s.env, s.default);
-            let arg = clap::Arg::new(flag)
+            let mut arg = clap::Arg::new(flag)
                 .long(flag)
                 .help(help)
                 .help_heading("Cluster");
+            if s.key == crate::config::Key::Label {
+                // kind's name for the same thing, so `kdc create cluster --name x` works as
+                // `kind create cluster --name x` does.
+                arg = arg.visible_alias("name").short('n');
+            }
             cmd.arg(match s.shape {
                 Shape::Value => arg.value_name("VALUE").action(ArgAction::Set),
                 Shape::Switch => arg.action(ArgAction::SetTrue),
@@ -277,5 +407,134 @@ mod tests {
         assert_eq!(inputs.get(Key::SkipSnapshot).unwrap().0, "true");
         assert_eq!(inputs.get(Key::NumNodes).unwrap().0, "3");
         assert!(inputs.get(Key::Label).is_none());
+    }
+
+    fn label_of(args: &[&str]) -> Option<String> {
+        let cli = Cli::parse_from_args(args).unwrap();
+        let Command::Plan(args) = cli.command else {
+            panic!("not plan")
+        };
+        let mut inputs = Inputs::default();
+        args.cluster.apply(&mut inputs);
+        inputs.get(Key::Label).map(|v| v.0.to_string())
+    }
+
+    #[test]
+    fn name_and_n_are_the_label_flag() {
+        for args in [
+            ["kdc", "plan", "--label", "foo"],
+            ["kdc", "plan", "--name", "foo"],
+            ["kdc", "plan", "-n", "foo"],
+        ] {
+            assert_eq!(label_of(&args).as_deref(), Some("foo"), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn kind_verbs_take_the_flags_of_the_commands_they_stand_for() {
+        let cli = Cli::parse_from_args([
+            "kdc",
+            "create",
+            "cluster",
+            "--name",
+            "x",
+            "--retain",
+            "--wait-systemd",
+            "9",
+        ])
+        .unwrap();
+        let Command::Create(CreateCommand::Cluster(up)) = cli.command else {
+            panic!("not create cluster")
+        };
+        assert!(up.retain);
+        assert_eq!(up.wait_systemd, 9);
+        let cli = Cli::parse_from_args(["kdc", "delete", "cluster", "--all"]).unwrap();
+        let Command::Delete(DeleteCommand::Cluster(clean)) = cli.command else {
+            panic!("not delete cluster")
+        };
+        assert!(clean.all);
+        let cli = Cli::parse_from_args(["kdc", "get", "nodes", "-A"]).unwrap();
+        let Command::Get(GetCommand::Nodes(nodes)) = cli.command else {
+            panic!("not get nodes")
+        };
+        assert!(nodes.all_clusters);
+        let cli = Cli::parse_from_args(["kdc", "export", "logs", "out", "--name", "x"]).unwrap();
+        let Command::Export(ExportCommand::Logs(logs)) = cli.command else {
+            panic!("not export logs")
+        };
+        assert_eq!(logs.dir, Some(PathBuf::from("out")));
+    }
+
+    /// What clap suggests for `args`, or None when it suggests nothing (or parsing works).
+    fn suggestions(args: &[&str]) -> Option<Vec<String>> {
+        use clap::error::{ContextKind, ContextValue};
+        match Cli::parse_from_args(args)
+            .err()?
+            .get(ContextKind::SuggestedSubcommand)
+        {
+            Some(ContextValue::Strings(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// Every typo one slip away from `word`: a letter dropped, doubled, or swapped with the next.
+    fn typos(word: &str) -> Vec<String> {
+        let c: Vec<char> = word.chars().collect();
+        let mut out = Vec::new();
+        for i in 0..c.len() {
+            let mut t = c.clone();
+            t.remove(i);
+            out.push(t.iter().collect());
+            let mut t = c.clone();
+            t.insert(i, c[i]);
+            out.push(t.iter().collect());
+            if i + 1 < c.len() {
+                let mut t = c.clone();
+                t.swap(i, i + 1);
+                out.push(t.iter().collect());
+            }
+        }
+        out
+    }
+
+    /// A slip on a command that makes a cluster never suggests one that removes it, and the
+    /// other way round; without the filter, `kdc creat` suggested `clean`.
+    #[test]
+    fn typos_never_suggest_the_opposite_command() {
+        let making = ["create", "up", "reup"];
+        let removing = ["clean", "delete", "down"];
+        for (words, opposite) in [(making, removing), (removing, making)] {
+            for word in words {
+                for typo in typos(word) {
+                    let Some(s) = suggestions(&["kdc", &typo]) else {
+                        continue;
+                    };
+                    assert_eq!(s.len(), 1, "{typo}: {s:?}");
+                    assert!(!opposite.contains(&s[0].as_str()), "{typo} -> {s:?}");
+                }
+            }
+        }
+        assert_eq!(suggestions(&["kdc", "creat"]), Some(vec!["create".into()]));
+        assert_eq!(suggestions(&["kdc", "craete"]), Some(vec!["create".into()]));
+        assert_eq!(
+            suggestions(&["kdc", "get", "clustrs"]),
+            Some(vec!["clusters".into()])
+        );
+    }
+
+    #[test]
+    fn equally_close_candidates_give_no_suggestion() {
+        use clap::error::{ContextKind, ContextValue, ErrorKind};
+        let mut err = clap::Error::new(ErrorKind::InvalidSubcommand);
+        err.insert(
+            ContextKind::InvalidSubcommand,
+            ContextValue::String("ab".into()),
+        );
+        err.insert(
+            ContextKind::SuggestedSubcommand,
+            ContextValue::Strings(vec!["ax".into(), "xb".into()]),
+        );
+        let err = refine_suggestion(err);
+        assert!(err.get(ContextKind::SuggestedSubcommand).is_none());
     }
 }

@@ -55,6 +55,10 @@ pub enum KdcError {
     /// The cluster a command needs is not there, or not up.
     #[error(transparent)]
     NotUp(#[from] crate::cluster::NotUp),
+    /// The command cannot do what was asked in the state found (a cluster without volumes to
+    /// restart from); the message says what to do instead. Exit 1, like every runtime failure.
+    #[error("{0}")]
+    Failed(String),
     /// The user interrupted the command.
     #[error("interrupted")]
     Interrupted,

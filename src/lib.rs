@@ -21,6 +21,7 @@ pub mod report;
 pub mod runtime;
 pub mod signal;
 pub mod text;
+pub mod version;
 
 use std::process::ExitCode;
 
@@ -63,6 +64,12 @@ impl Env {
                 "false" | "0" | "no" | "n" | "off"
             )
         })
+    }
+
+    /// Where temporary files go: `TMPDIR`, else `/tmp` (what `std::env::temp_dir` returns,
+    /// from the captured environment).
+    pub fn temp_dir(&self) -> std::path::PathBuf {
+        self.var("TMPDIR").unwrap_or("/tmp").into()
     }
 
     /// What the environment says about the Docker engine to use.

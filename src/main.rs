@@ -3,12 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // First, so that a signal at any moment is a clean stop, never a half-created cluster.
     kdc::signal::catch();
-    let cli = kdc::cli::Cli::parse();
+    let cli = kdc::cli::Cli::parse_args();
     match kdc::run(cli) {
         Ok(code) => code,
         Err(err) => {

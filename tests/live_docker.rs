@@ -538,3 +538,116 @@ fn live_apiserver_port_after_down_and_after_clean() {
     );
     assert_eq!(labelled("cluster-13"), Vec::<String>::new());
 }
+
+/// kind's verbs and kubeadm-dind-cluster's `reup` on one cluster, through its whole life:
+/// `reup` refuses a cluster without volumes, `create cluster` makes it, `get clusters` /
+/// `get nodes` list it by the name `--name` takes, `export logs` writes its files into a new
+/// directory it prints, `down` keeps it listed with no nodes, `reup` restarts it (and refuses a
+/// NUM_NODES its volumes do not have), `delete cluster` removes everything.
+#[test]
+fn live_kind_verbs_and_reup_through_a_clusters_life() {
+    if !docker_ready() {
+        return;
+    }
+    let label = "cluster-15";
+    let vars = [("CLUSTER_ID", "15"), ("NUM_NODES", "1")];
+    let nodes = "kube-master-cluster-15\nkube-node-1-cluster-15\n";
+    ok(kdc(&vars, &["delete", "cluster"]));
+
+    let refused = kdc(&vars, &["reup"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        "error: cluster cluster-15 has no volumes to restart from (`kdc down` keeps them, `kdc clean` removes them); bring it up fresh with `kdc up`\n"
+    );
+    assert_eq!(
+        labelled(label),
+        Vec::<String>::new(),
+        "reup created nothing"
+    );
+
+    assert!(ok(kdc(&vars, &["create", "cluster"])).contains("(fresh)"));
+    assert!(
+        ok(kdc(&[], &["get", "clusters"]))
+            .lines()
+            .any(|l| l == label),
+        "get clusters | grep -qx {label}"
+    );
+    assert_eq!(ok(kdc(&vars, &["get", "nodes"])), nodes);
+    assert_eq!(ok(kdc(&[], &["get", "nodes", "--name", label])), nodes);
+    let all = ok(kdc(&[], &["get", "nodes", "-A"]));
+    assert!(nodes.lines().all(|n| all.lines().any(|l| l == n)), "{all}");
+    let rows: Value = serde_json::from_str(&ok(kdc(&vars, &["get", "nodes", "--json"]))).unwrap();
+    assert_eq!(rows[0]["cluster"], label);
+    assert_eq!(rows[0]["name"], "kube-master-cluster-15");
+    assert_eq!(rows[0]["role"], "control-plane");
+    assert_eq!(rows[1]["role"], "worker");
+
+    // export logs: a new directory in TMPDIR, printed on stdout; or the one named.
+    let tmp = tempfile::tempdir().unwrap();
+    let tmpdir = ("TMPDIR", tmp.path().to_str().unwrap());
+    let printed = ok(kdc(&[vars[0], vars[1], tmpdir], &["export", "logs"]));
+    let dir = std::path::PathBuf::from(printed.strip_suffix('\n').unwrap());
+    assert_eq!(dir.parent(), Some(tmp.path()), "{printed}");
+    assert!(
+        dir.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("kdc-logs-")
+    );
+    let named = tmp.path().join("named");
+    assert_eq!(
+        ok(kdc(&vars, &["export", "logs", named.to_str().unwrap()])),
+        format!("{}\n", named.display())
+    );
+    let as_json = tmp.path().join("json");
+    let exported: Value = serde_json::from_str(&ok(kdc(
+        &vars,
+        &["export", "logs", "--json", as_json.to_str().unwrap()],
+    )))
+    .unwrap();
+    assert_eq!(exported["dir"], as_json.to_str().unwrap());
+    assert!(exported["files"].as_u64().unwrap() >= 3, "{exported}");
+    assert!(exported["bytes"].as_u64().unwrap() > 0, "{exported}");
+    for root in [&dir, &named, &as_json] {
+        for file in [
+            "kdc-dump.json",
+            "psaux-kube-master-cluster-15.txt",
+            "serial-kube-node-1-cluster-15.log",
+        ] {
+            assert!(root.join(file).is_file(), "{file} in {}", root.display());
+        }
+    }
+
+    ok(kdc(&vars, &["down"]));
+    assert!(
+        ok(kdc(&[], &["get", "clusters"]))
+            .lines()
+            .any(|l| l == label)
+    );
+    assert_eq!(ok(kdc(&vars, &["get", "nodes"])), "");
+    // Nothing to dump: exit 1, and no empty directory left in TMPDIR.
+    let before = std::fs::read_dir(tmp.path()).unwrap().count();
+    let o = kdc(&[vars[0], vars[1], tmpdir], &["export", "logs"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), before);
+
+    let o = kdc(&[vars[0], ("NUM_NODES", "2")], &["reup"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: cluster cluster-15 has no volume kubeadm-dind-kube-node-2-cluster-15 to restart from; is NUM_NODES (2) the cluster's? Bring it up fresh with `kdc up`\n"
+    );
+    assert!(ok(kdc(&vars, &["reup"])).contains("(restarted from volumes)"));
+    assert_eq!(ok(kdc(&vars, &["get", "nodes"])), nodes);
+
+    ok(kdc(&vars, &["delete", "cluster"]));
+    assert_eq!(labelled(label), Vec::<String>::new());
+    assert!(
+        !ok(kdc(&[], &["get", "clusters"]))
+            .lines()
+            .any(|l| l == label)
+    );
+}

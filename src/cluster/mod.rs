@@ -240,6 +240,49 @@ fn is_node(c: &ContainerState) -> bool {
     )
 }
 
+/// A node container and the cluster it belongs to: a row of `kdc get nodes`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClusterNode {
+    pub cluster: String,
+    #[serde(flatten)]
+    pub node: status::Member,
+}
+
+/// The node containers of the cluster `label`, or of every cluster: clusters in natural order,
+/// master first within each. Support containers (bind9, the router) are not nodes.
+pub async fn nodes(
+    provider: &dyn Provider,
+    label: Option<&str>,
+) -> Result<Vec<ClusterNode>, ProviderError> {
+    Ok(status(provider)
+        .await?
+        .into_iter()
+        .filter(|c| label.is_none_or(|l| l == c.label))
+        .flat_map(|c| {
+            let cluster = c.label;
+            c.nodes.into_iter().map(move |node| ClusterNode {
+                cluster: cluster.clone(),
+                node,
+            })
+        })
+        .collect())
+}
+
+/// The plan's node volumes that do not exist. None missing means `up` restarts the nodes from
+/// their volumes (unless `SKIP_SNAPSHOT`); `reup` requires that.
+pub async fn missing_volumes(
+    provider: &dyn Provider,
+    plan: &Plan,
+) -> Result<Vec<String>, ProviderError> {
+    let mut missing = Vec::new();
+    for node in &plan.nodes {
+        if provider.volume(&node.volume).await?.is_none() {
+            missing.push(node.volume.clone());
+        }
+    }
+    Ok(missing)
+}
+
 /// Names of the cluster's node containers (not its support containers), running or not.
 pub(crate) async fn node_names(
     provider: &dyn Provider,

@@ -451,6 +451,74 @@ async fn status_groups_nodes_by_cluster_master_first() {
     );
 }
 
+/// `get clusters` lists a cluster that is down (volumes, network, bind9 and router only) beside
+/// running ones; `get nodes` lists node containers only, not support containers.
+#[tokio::test]
+async fn clusters_lists_down_clusters_and_nodes_only_node_containers() {
+    let up_plan = plan_for(&[("DIND_LABEL", "third"), ("NUM_NODES", "1")]);
+    let down_plan = plan_for(&[("CLUSTER_ID", "20"), ("NUM_NODES", "0")]);
+    let f = fake_with_image(&up_plan);
+    run_up(&f, &up_plan).await.0.unwrap();
+    run_up(&f, &down_plan).await.0.unwrap();
+    let (events, _) = Recorder::emitter();
+    down(&f, "cluster-20", &down_plan.image, &events)
+        .await
+        .unwrap();
+    let all = status(&f).await.unwrap();
+    let summary: Vec<(&str, usize, usize)> = all
+        .iter()
+        .map(|c| (c.label.as_str(), c.nodes.len(), c.support.len()))
+        .collect();
+    assert_eq!(summary, vec![("cluster-20", 0, 2), ("third", 2, 2)]);
+    let names = |nodes: Vec<ClusterNode>| -> Vec<(String, String, String)> {
+        nodes
+            .into_iter()
+            .map(|n| (n.cluster, n.node.name, n.node.role))
+            .collect()
+    };
+    let third = vec![
+        (
+            "third".to_string(),
+            "kube-master-third".to_string(),
+            "control-plane".to_string(),
+        ),
+        (
+            "third".to_string(),
+            "kube-node-1-third".to_string(),
+            "worker".to_string(),
+        ),
+    ];
+    assert_eq!(names(nodes(&f, Some("third")).await.unwrap()), third);
+    assert_eq!(names(nodes(&f, None).await.unwrap()), third);
+    assert_eq!(names(nodes(&f, Some("cluster-20")).await.unwrap()), vec![]);
+}
+
+/// `reup` restarts only when every node volume of the plan exists.
+#[tokio::test]
+async fn missing_volumes_names_the_volumes_a_restart_lacks() {
+    let one = plan_for(&[("CLUSTER_ID", "15"), ("NUM_NODES", "1")]);
+    let two = plan_for(&[("CLUSTER_ID", "15"), ("NUM_NODES", "2")]);
+    let f = fake_with_image(&one);
+    assert_eq!(
+        missing_volumes(&f, &one).await.unwrap(),
+        vec![
+            "kubeadm-dind-kube-master-cluster-15",
+            "kubeadm-dind-kube-node-1-cluster-15"
+        ]
+    );
+    run_up(&f, &one).await.0.unwrap();
+    let (events, _) = Recorder::emitter();
+    down(&f, "cluster-15", &one.image, &events).await.unwrap();
+    assert_eq!(
+        missing_volumes(&f, &one).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        missing_volumes(&f, &two).await.unwrap(),
+        vec!["kubeadm-dind-kube-node-2-cluster-15"]
+    );
+}
+
 /// An engine that acted on a request whose answer never arrived (a reset connection, an
 /// interrupt): what it made must still be removed, so every resource is recorded before it is
 /// requested — the volumes too.

@@ -1,17 +1,36 @@
-//! `up`, `down`, `clean`, `status` / `get clusters`, `apiserver-port`, `doctor`.
+//! `up` / `create cluster`, `reup`, `down`, `clean` / `delete cluster`, `status`,
+//! `get clusters`, `get nodes`, `apiserver-port`, `doctor`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use super::Ctx;
 use crate::KdcError;
-use crate::cli::{CleanArgs, ClusterOnlyArgs, UpArgs};
+use crate::cli::{CleanArgs, ClusterOnlyArgs, GetNodesArgs, UpArgs};
 use crate::cluster::{self, UpOptions, spec::HostFacts};
 use crate::signal::Stop;
 
+/// `kdc up` and `kdc create cluster`.
 pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
+    start(cx, args, false)
+}
+
+/// `kdc reup`: `up` that only restarts from kept volumes. The original's `reup` also rebuilt
+/// Kubernetes from source; kdc builds nothing, so what is left is "restart, never start fresh",
+/// which a CI job can rely on to fail loudly when its cluster is gone.
+pub fn reup(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
+    start(cx, args, true)
+}
+
+fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> {
     let cfg = cx.config(&args.cluster)?;
     let plan = crate::plan::plan(&cfg)?;
+    let label = &plan.cluster.label;
+    if reup && cfg.skip_snapshot {
+        return Err(KdcError::Failed(format!(
+            "kdc reup restarts cluster {label} from its volumes, but SKIP_SNAPSHOT (--skip-snapshot) asks for a fresh start; use `kdc up`, or unset SKIP_SNAPSHOT"
+        )));
+    }
     let endpoint = cx.endpoint()?;
     let options = UpOptions {
         bootstrapper: args.bootstrapper,
@@ -24,6 +43,12 @@ pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
     };
     let outcome = cx.block_on(async {
         let docker = cx.connect(&endpoint).await?;
+        if reup {
+            let missing = cluster::missing_volumes(&docker, &plan).await?;
+            if !missing.is_empty() {
+                return Err(cannot_restart(&plan, &missing));
+            }
+        }
         Ok(cluster::up(
             &docker,
             &docker,
@@ -49,6 +74,24 @@ pub fn up(cx: &Ctx<'_>, args: &UpArgs) -> Result<ExitCode, KdcError> {
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why `reup` refuses: no volumes at all (never up, or cleaned), or only some (another
+/// NUM_NODES than the cluster was made with); both point at `kdc up`.
+fn cannot_restart(plan: &crate::plan::Plan, missing: &[String]) -> KdcError {
+    let label = &plan.cluster.label;
+    KdcError::Failed(if missing.len() == plan.nodes.len() {
+        format!(
+            "cluster {label} has no volumes to restart from (`kdc down` keeps them, `kdc clean` removes them); bring it up fresh with `kdc up`"
+        )
+    } else {
+        format!(
+            "cluster {label} has no volume{} {} to restart from; is NUM_NODES ({}) the cluster's? Bring it up fresh with `kdc up`",
+            crate::text::plural(missing.len()),
+            missing.join(", "),
+            plan.nodes.len() - 1
+        )
+    })
 }
 
 pub fn down(cx: &Ctx<'_>, args: &ClusterOnlyArgs) -> Result<ExitCode, KdcError> {
@@ -142,6 +185,48 @@ pub fn status(cx: &Ctx<'_>) -> Result<ExitCode, KdcError> {
     }
     cx.print(&cluster::status::render(&clusters))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `kdc get clusters`: one cluster name per line, the label `--name` selects it by, so that
+/// kind's `kdc get clusters | grep -qx NAME` works. The default cluster prints as its label
+/// `mirantis.kubeadm_dind_cluster_runtime`, which `--name` accepts (it counts as unset).
+pub fn get_clusters(cx: &Ctx<'_>) -> Result<ExitCode, KdcError> {
+    let clusters = cx.block_on_interruptible(async {
+        let docker = cx.engine().await?;
+        Ok(cluster::status(&docker).await?)
+    })?;
+    if cx.global.json {
+        return cx.print_json(&clusters).map(|_| ExitCode::SUCCESS);
+    }
+    if clusters.is_empty() {
+        cx.events.note("no clusters");
+    }
+    let names: String = clusters.iter().map(|c| format!("{}\n", c.label)).collect();
+    cx.print(&names).map(|_| ExitCode::SUCCESS)
+}
+
+/// `kdc get nodes`: the node container names of the cluster (or of all, `-A`), one per line.
+pub fn get_nodes(cx: &Ctx<'_>, args: &GetNodesArgs) -> Result<ExitCode, KdcError> {
+    let label = if args.all_clusters {
+        None
+    } else {
+        Some(cx.plan(&args.cluster)?.cluster.label)
+    };
+    let nodes = cx.block_on_interruptible(async {
+        let docker = cx.engine().await?;
+        Ok(cluster::nodes(&docker, label.as_deref()).await?)
+    })?;
+    if cx.global.json {
+        return cx.print_json(&nodes).map(|_| ExitCode::SUCCESS);
+    }
+    if nodes.is_empty() {
+        cx.events.note(match &label {
+            Some(l) => format!("cluster {l} has no node containers"),
+            None => "no clusters".to_string(),
+        });
+    }
+    let names: String = nodes.iter().map(|n| format!("{}\n", n.node.name)).collect();
+    cx.print(&names).map(|_| ExitCode::SUCCESS)
 }
 
 pub fn apiserver_port(cx: &Ctx<'_>, args: &ClusterOnlyArgs) -> Result<ExitCode, KdcError> {

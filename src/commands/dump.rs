@@ -1,15 +1,15 @@
-//! `kdc dump`, `kdc dump64`, `kdc split-dump`, `kdc split-dump64`: the way from a running
-//! cluster (or a text dump) to a CI log and back. The formats, the live collection and the
+//! `kdc dump`, `kdc export logs`, `kdc dump64`, `kdc split-dump`, `kdc split-dump64`: the way
+//! from a running cluster (or a text dump) to a CI log and back. The formats, the live collection and the
 //! staging live in [`crate::dump`]; this file opens inputs and prints summaries.
 
 use std::io::{self, BufRead, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use super::Ctx;
 use crate::KdcError;
-use crate::cli::{Dump64Args, DumpArgs, LiveDumpArgs, SplitArgs};
+use crate::cli::{Dump64Args, DumpArgs, ExportLogsArgs, LiveDumpArgs, SplitArgs};
 use crate::dump::live::{self, Target};
 use crate::dump::stage::{self, Input, Summary};
 use crate::dump::{BlobWriter, DirSink, DumpError, DumpSink, InputName, Problems, split_text};
@@ -57,21 +57,72 @@ pub fn dump(cx: &Ctx<'_>, args: &DumpArgs) -> Result<ExitCode, KdcError> {
     match &args.dir {
         None => io::stdout().write_all(&text).map_err(stdout_err)?,
         Some(dir) => {
-            let mut sink = DirSink::new(dir, crate::dump::DEFAULT_MAX_BYTES)
-                .map_err(|e| KdcError::Dump(Problems(vec![e])))?;
-            let errors = split_text(&text[..], &mut sink).problems;
-            if !errors.is_empty() {
-                return Err(KdcError::Dump(Problems(errors)));
-            }
-            cx.events.note(format!(
-                "{} file(s), {} byte(s) written to {}",
-                sink.files(),
-                sink.bytes(),
-                dir.display()
-            ));
+            write_files(cx, &text, dir)?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `kdc export logs --json` prints.
+#[derive(serde::Serialize)]
+struct Exported<'a> {
+    dir: &'a Path,
+    files: usize,
+    bytes: u64,
+}
+
+/// `kdc export logs [DIR]`: `kdc dump --dir DIR`, with kind's conventions: without DIR a new
+/// temporary directory, and the directory's path on stdout (so `dir=$(kdc export logs)`
+/// works). The dump is collected first, so a failure leaves no empty directory behind.
+pub fn export_logs(cx: &Ctx<'_>, args: &ExportLogsArgs) -> Result<ExitCode, KdcError> {
+    let text = live_dump(cx, &args.live)?;
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => new_log_dir(&cx.env.temp_dir())?,
+    };
+    let (files, bytes) = write_files(cx, &text, &dir)?;
+    if cx.global.json {
+        cx.print_json(&Exported {
+            dir: &dir,
+            files,
+            bytes,
+        })?;
+    } else {
+        cx.print(&format!("{}\n", dir.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A new, private (0700) directory `kdc-logs-*` in `parent`, kept after kdc exits.
+fn new_log_dir(parent: &Path) -> Result<PathBuf, KdcError> {
+    tempfile::Builder::new()
+        .prefix("kdc-logs-")
+        .tempdir_in(parent)
+        .map(tempfile::TempDir::keep)
+        .map_err(|source| KdcError::Io {
+            what: format!(
+                "a new log directory in {} (set TMPDIR, or name one: `kdc export logs DIR`)",
+                parent.display()
+            ),
+            source,
+        })
+}
+
+/// Splits a text dump into files in `dir`; notes and returns how many files and bytes.
+fn write_files(cx: &Ctx<'_>, text: &[u8], dir: &Path) -> Result<(usize, u64), KdcError> {
+    let mut sink = DirSink::new(dir, crate::dump::DEFAULT_MAX_BYTES)
+        .map_err(|e| KdcError::Dump(Problems(vec![e])))?;
+    let errors = split_text(text, &mut sink).problems;
+    if !errors.is_empty() {
+        return Err(KdcError::Dump(Problems(errors)));
+    }
+    cx.events.note(format!(
+        "{} file(s), {} byte(s) written to {}",
+        sink.files(),
+        sink.bytes(),
+        dir.display()
+    ));
+    Ok((sink.files(), sink.bytes()))
 }
 
 /// `kdc dump64`: the running cluster's dump (or `--from` a text dump) as a blob on stdout.

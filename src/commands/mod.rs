@@ -4,13 +4,17 @@
 
 mod cluster;
 mod dump;
+mod meta;
 mod plan;
 
 use std::future::Future;
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, ClusterArgs, Command, GetCommand, GlobalArgs, ImageCommand};
+use crate::cli::{
+    Cli, ClusterArgs, Command, CreateCommand, DeleteCommand, ExportCommand, GetCommand, GlobalArgs,
+    ImageCommand,
+};
 use crate::config::{self, Inputs};
 use crate::plan::Plan;
 use crate::report::{Emitter, Terminal};
@@ -18,15 +22,24 @@ use crate::runtime::docker::Docker;
 use crate::runtime::endpoint::Endpoint;
 use crate::{Env, KdcError};
 
-/// Dispatches a parsed command line.
+/// Dispatches a parsed command line. kind's verbs (`create cluster`, `delete cluster`,
+/// `export logs`) run the same functions as kdc's own (`up`, `clean`, `dump --dir`).
 pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
     let cx = Ctx::new(&cli.global, env);
     let result = match cli.command {
         Command::Plan(args) => plan::run(&cx, &args),
-        Command::Up(args) => cluster::up(&cx, &args),
+        Command::Up(args) | Command::Create(CreateCommand::Cluster(args)) => {
+            cluster::up(&cx, &args)
+        }
+        Command::Reup(args) => cluster::reup(&cx, &args),
         Command::Down(args) => cluster::down(&cx, &args),
-        Command::Clean(args) => cluster::clean(&cx, &args),
-        Command::Status | Command::Get(GetCommand::Clusters) => cluster::status(&cx),
+        Command::Clean(args) | Command::Delete(DeleteCommand::Cluster(args)) => {
+            cluster::clean(&cx, &args)
+        }
+        Command::Status => cluster::status(&cx),
+        Command::Get(GetCommand::Clusters) => cluster::get_clusters(&cx),
+        Command::Get(GetCommand::Nodes(args)) => cluster::get_nodes(&cx, &args),
+        Command::Export(ExportCommand::Logs(args)) => dump::export_logs(&cx, &args),
         Command::ApiserverPort(args) => cluster::apiserver_port(&cx, &args),
         Command::Doctor => cluster::doctor(&cx),
         Command::Image(ImageCommand::Build {
@@ -41,6 +54,8 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
         Command::Dump64(args) => dump::dump64(&cx, &args),
         Command::SplitDump(args) => dump::split(&cx, &args, crate::dump::stage::Input::Text),
         Command::SplitDump64(args) => dump::split(&cx, &args, crate::dump::stage::Input::Log),
+        Command::Completion(args) => meta::completion(&cx, args.shell),
+        Command::Version => meta::version(&cx),
     };
     cx.events.finish().map_err(|e| KdcError::Io {
         what: e.what,

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::Serialize;
 
-pub use settings::{Key, SETTINGS, Setting, Shape, setting};
+pub use settings::{DEFAULT_K8S, Key, SETTINGS, SUPPORTED_K8S, Setting, Shape, setting};
 
 /// The label kubeadm-dind-cluster uses for its single default cluster.
 pub const DEFAULT_LABEL: &str = "mirantis.kubeadm_dind_cluster_runtime";
