@@ -471,6 +471,17 @@ fn live_dump_of_a_running_cluster_splits_back_into_files() {
     let meta: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("kdc-dump.json")).unwrap()).unwrap();
     assert_eq!(meta["cluster"], "cluster-11");
+    // Each node's CNI config and sandbox, bind9's configuration, the router's NAT rules.
+    let read =
+        |f: &str| std::fs::read_to_string(out.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    for node in ["kube-master-cluster-11", "kube-node-1-cluster-11"] {
+        assert!(read(&format!("cni-{node}.txt")).contains("\"name\":\"dindnet\""));
+        assert!(read(&format!("pod-{node}.txt")).contains("\"ips\""));
+    }
+    assert!(read("named-conf-bind9-cluster-11.txt").contains("zone \"kdc.test\""));
+    assert!(read("zone-bind9-cluster-11.txt").contains("ipv4only  IN A    198.18.0.10"));
+    assert!(read("nat-kdc-gw-cluster-11.txt").contains("MASQUERADE"));
+    assert!(read("serial-kdc-gw-cluster-11.log").contains("kdc: router ready"));
     ok(kdc(&vars, &["clean"]));
 }
 

@@ -10,7 +10,7 @@ use regex::bytes::Regex;
 
 use super::{DumpMeta, DumpWriter};
 use crate::cluster::{Absence, NotUp};
-use crate::runtime::{ExecRequest, NodeExec, Provider, ProviderError};
+use crate::runtime::{ExecRequest, NodeExec, Provider, ProviderError, labels};
 
 /// systemd units whose status and journal are collected when present in a node.
 pub const UNITS: [&str; 5] = ["kubelet", "containerd", "docker", "named", "tayga"];
@@ -22,8 +22,47 @@ pub struct Section {
     pub content: Vec<u8>,
 }
 
-/// Collects the dump sections of every node container of cluster `label`, nodes in plan order.
-/// Only listing the nodes fails the whole: what fails in a node is listed in `errors.txt`.
+/// What is collected from each kind of container, besides its addresses, routes, `docker
+/// inspect` and console: `(file prefix, shell command)`; the file is `<prefix>-<container>.txt`.
+/// Commands print what they can and never fail for a missing file (a stopped tayga has written
+/// no map yet), so that every section exists.
+fn role_commands(role: &str) -> &'static [(&'static str, &'static str)] {
+    match role {
+        "node" => &[
+            ("psaux", "ps auxww"),
+            ("resolv-conf", "cat /etc/resolv.conf"),
+            (
+                "cni",
+                "for f in /etc/cni/net.d/*; do echo \"## $f\"; cat \"$f\"; echo; done 2>&1",
+            ),
+            (
+                "pod",
+                "echo '## ADD result'; cat /run/kdc/pod.json 2>&1; echo '## resolv.conf'; cat /etc/netns/pod/resolv.conf 2>&1; echo '## ip a'; ip netns exec pod ip a 2>&1; echo '## ip r'; ip netns exec pod ip r 2>&1; echo '## ip -6 r'; ip netns exec pod ip -6 r 2>&1",
+            ),
+        ],
+        "dns" => &[
+            ("named-conf", "cat /etc/bind/named.conf 2>&1"),
+            ("zone", "cat /etc/bind/db.kdc.test 2>&1"),
+            ("resolv-conf", "cat /etc/resolv.conf"),
+        ],
+        "router" => &[
+            (
+                "tayga-conf",
+                "cat /etc/tayga.conf 2>&1 || echo 'no tayga.conf: not a NAT64 router'",
+            ),
+            ("tayga-map", "cat /var/db/tayga/dynamic.map 2>&1 || true"),
+            (
+                "nat",
+                "echo '## iptables -t nat'; iptables -t nat -S 2>&1; echo '## ip6tables -t nat'; ip6tables -t nat -S 2>&1",
+            ),
+        ],
+        _ => &[],
+    }
+}
+
+/// Collects the dump sections of every container of cluster `label`: the nodes (master first),
+/// then bind9 and the router. Only listing the containers fails the whole: what fails in one is
+/// listed in `errors.txt`.
 pub async fn collect(
     provider: &dyn Provider,
     exec: &dyn NodeExec,
@@ -32,15 +71,29 @@ pub async fn collect(
     timeout: Duration,
 ) -> Result<(Vec<Section>, Vec<String>), ProviderError> {
     let mut nodes = crate::cluster::node_names(provider, label).await?;
+    if nodes.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
     nodes.sort_by_key(|n| (!n.starts_with("kube-master"), n.clone()));
-    let per_node = futures_util::future::join_all(
-        nodes
+    let mut members: Vec<(String, String)> =
+        nodes.into_iter().map(|n| (n, "node".to_string())).collect();
+    let support = provider
+        .list_containers(&crate::cluster::spec::cluster_filter(label))
+        .await?;
+    for c in support {
+        let role = c.labels.get(labels::ROLE).cloned().unwrap_or_default();
+        if role == "dns" || role == "router" {
+            members.push((c.name, role));
+        }
+    }
+    let per = futures_util::future::join_all(
+        members
             .iter()
-            .map(|n| node_sections(provider, exec, n, timeout)),
+            .map(|(n, role)| container_sections(provider, exec, n, role, timeout)),
     )
     .await;
     let (mut sections, mut errors) = (Vec::new(), Vec::new());
-    for (s, e) in per_node {
+    for (s, e) in per {
         sections.extend(s);
         errors.extend(e);
     }
@@ -58,48 +111,48 @@ pub async fn collect(
     Ok((sections, errors))
 }
 
-async fn node_sections(
+async fn container_sections(
     provider: &dyn Provider,
     exec: &dyn NodeExec,
     node: &str,
+    role: &str,
     timeout: Duration,
 ) -> (Vec<Section>, Vec<String>) {
     let mut sections = Vec::new();
     let mut errors = Vec::new();
-    let run = |argv: Vec<&'static str>| async move {
-        exec.exec(node, ExecRequest::new(argv).timeout(timeout))
-            .await
-            .map_err(|e| format!("{node}: {e}"))
+    let run = |argv: Vec<&str>| {
+        let argv: Vec<String> = argv.into_iter().map(String::from).collect();
+        async move {
+            exec.exec(node, ExecRequest::new(argv).timeout(timeout))
+                .await
+                .map_err(|e| format!("{node}: {e}"))
+        }
     };
-    for unit in UNITS {
-        let present = matches!(run(vec!["systemctl", "cat", unit]).await, Ok(o) if o.code == 0);
-        if !present {
-            continue;
-        }
-        let mut content = Vec::new();
-        for argv in [
-            vec!["systemctl", "status", "--no-pager", unit],
-            vec!["journalctl", "--no-pager", "-xe", "-u", unit],
-        ] {
-            match run(argv).await {
-                Ok(o) => content.extend(o.stdout),
-                Err(e) => errors.push(e),
+    if role == "node" {
+        for unit in UNITS {
+            let present = matches!(run(vec!["systemctl", "cat", unit]).await, Ok(o) if o.code == 0);
+            if !present {
+                continue;
             }
+            let mut content = Vec::new();
+            for argv in [
+                vec!["systemctl", "status", "--no-pager", unit],
+                vec!["journalctl", "--no-pager", "-xe", "-u", unit],
+            ] {
+                match run(argv).await {
+                    Ok(o) => content.extend(o.stdout),
+                    Err(e) => errors.push(e),
+                }
+            }
+            sections.push(Section {
+                name: format!("service-{node}-{unit}.log"),
+                content,
+            });
         }
-        sections.push(Section {
-            name: format!("service-{node}-{unit}.log"),
-            content,
-        });
     }
-    let commands: [(&str, Vec<&'static str>); 5] = [
-        ("psaux", vec!["ps", "auxww"]),
-        ("ip-a", vec!["ip", "a"]),
-        ("ip-r", vec!["ip", "r"]),
-        ("ip-6-r", vec!["ip", "-6", "r"]),
-        ("resolv-conf", vec!["cat", "/etc/resolv.conf"]),
-    ];
-    for (file, argv) in commands {
-        match run(argv).await {
+    let common: [(&str, &str); 3] = [("ip-a", "ip a"), ("ip-r", "ip r"), ("ip-6-r", "ip -6 r")];
+    for (file, cmd) in common.iter().chain(role_commands(role)) {
+        match run(vec!["sh", "-c", cmd]).await {
             Ok(o) => sections.push(Section {
                 name: format!("{file}-{node}.txt"),
                 content: o.stdout,
