@@ -6,3 +6,4 @@
 //! result means.
 
 pub mod dns;
+pub mod icmp;
