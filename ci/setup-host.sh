@@ -15,10 +15,11 @@ dockerd_log=/var/log/kdc-dockerd.log
 export DEBIAN_FRONTEND=noninteractive
 
 # 1. Packages. docker.io: engine + CLI; mmdebstrap: offline image builds; libxml2-utils:
-#    xmllint for JUnit schema checks; hyperfine: benchmarks; time: GNU /usr/bin/time (RSS);
+#    xmllint for JUnit schema checks; python3, python3-venv: the venv in which ci/check-junit.sh
+#    runs junitparser, a real JUnit consumer; hyperfine: benchmarks; time: GNU /usr/bin/time (RSS);
 #    socat, stunnel4, openssl, openssh: the live tests reach the engine over tcp://, TLS and
 #    ssh:// (stunnel, not socat, for TLS: socat cannot resume a session with client certs).
-packages=(docker.io iptables iproute2 mmdebstrap xz-utils libxml2-utils hyperfine procps time socat stunnel4 openssl openssh-server openssh-client)
+packages=(docker.io iptables iproute2 mmdebstrap xz-utils libxml2-utils python3 python3-venv hyperfine procps time socat stunnel4 openssl openssh-server openssh-client)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -15,6 +15,7 @@ pub mod error;
 
 pub mod images;
 pub mod kubeconfig;
+pub mod net;
 pub mod node;
 pub mod plan;
 pub mod report;

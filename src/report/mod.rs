@@ -6,11 +6,13 @@
 //! reporters. Every event names its [`Scope`] (which cluster or which matrix cell), so reporters
 //! can follow several jobs running at once.
 
+pub mod junit;
 pub mod terminal;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use junit::Junit;
 pub use terminal::{Style, Terminal};
 
 /// Which job an event belongs to: empty when a command runs one job (the usual case), else the
