@@ -633,8 +633,8 @@ fn dump64_reads_stdin() {
 }
 
 /// Starts `split-dump64 -o out -` on one whole blob and the start of a second, waits until it
-/// has staged the first, interrupts it. (Nothing is staged before there is a file to write.)
-fn interrupt_split(out: &Path) -> std::process::ExitStatus {
+/// has staged the first, sends it `signal`. (Nothing is staged before there is a file to write.)
+fn interrupt_split(out: &Path, signal: libc::c_int) -> std::process::ExitStatus {
     use std::io::Write;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kdc"))
         .args(["split-dump64", "-o"])
@@ -673,27 +673,34 @@ fn interrupt_split(out: &Path) -> std::process::ExitStatus {
     }
     std::thread::sleep(std::time::Duration::from_millis(200));
     // SAFETY: signalling our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
     let status = child.wait().unwrap();
     drop(stdin);
     status
 }
 
+/// Ctrl-C, SIGTERM and a closed terminal or SSH session (SIGHUP) all remove the stage.
 #[test]
 fn interrupted_split_leaves_the_directory_as_it_was() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("dump");
-    std::fs::create_dir(&out).unwrap();
-    std::fs::write(out.join("keep.txt"), "mine\n").unwrap();
-    assert_eq!(interrupt_split(&out).code(), Some(130));
-    let left: Vec<_> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    assert_eq!(left, ["keep.txt"]);
-    assert_eq!(std::fs::read(out.join("keep.txt")).unwrap(), b"mine\n");
-    // Directories the split made are gone again.
-    let new = tmp.path().join("new");
-    assert_eq!(interrupt_split(&new.join("a/b")).code(), Some(130));
-    assert!(!new.exists());
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("dump");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("keep.txt"), "mine\n").unwrap();
+        assert_eq!(
+            interrupt_split(&out, signal).code(),
+            Some(130),
+            "signal {signal}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left, ["keep.txt"], "signal {signal}");
+        assert_eq!(std::fs::read(out.join("keep.txt")).unwrap(), b"mine\n");
+        // Directories the split made are gone again.
+        let new = tmp.path().join("new");
+        assert_eq!(interrupt_split(&new.join("a/b"), signal).code(), Some(130));
+        assert!(!new.exists(), "signal {signal}");
+    }
 }
