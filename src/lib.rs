@@ -20,6 +20,7 @@ pub mod plan;
 pub mod report;
 pub mod runtime;
 pub mod signal;
+pub mod suite;
 pub mod text;
 
 use std::process::ExitCode;
