@@ -196,7 +196,13 @@ fn got(answer: &Option<Vec<IpAddr>>, raw: &Raw) -> String {
     };
     if raw.code != 0 {
         text.push_str(&format!(" (exit {})", raw.code));
-        let out = summary(&raw.output);
+        // dig's messages begin with its comment marker ";;".
+        let lines: Vec<&str> = raw
+            .output
+            .lines()
+            .map(|l| l.trim_start_matches([';', ' ']))
+            .collect();
+        let out = summary(&lines.join("\n"));
         if !out.is_empty() {
             text.push_str(&format!(": {out}"));
         }
