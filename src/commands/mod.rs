@@ -5,12 +5,13 @@
 mod cluster;
 mod dump;
 mod plan;
+mod test;
 
 use std::future::Future;
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, ClusterArgs, Command, GetCommand, GlobalArgs, ImageCommand};
+use crate::cli::{Cli, ClusterArgs, Command, GetCommand, GlobalArgs, ImageCommand, Test};
 use crate::config::{self, Inputs};
 use crate::plan::Plan;
 use crate::report::{Emitter, Terminal};
@@ -41,6 +42,7 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
         Command::Dump64(args) => dump::dump64(&cx, &args),
         Command::SplitDump(args) => dump::split(&cx, &args, crate::dump::stage::Input::Text),
         Command::SplitDump64(args) => dump::split(&cx, &args, crate::dump::stage::Input::Log),
+        Command::Test(Test::List(args)) => test::list(&cx, &args),
     };
     cx.events.finish().map_err(|e| KdcError::Io {
         what: e.what,
