@@ -139,6 +139,10 @@ pub enum Command {
     Dump64(Dump64Args),
     /// Split a text dump (`@@@ <name> @@@` sections) into files.
     SplitDump(SplitArgs),
+    /// Network test suites: the embedded smoke, ipv4, ipv6 and dual-stack suites and your own
+    /// files (see the README, "Test suites").
+    #[command(subcommand)]
+    Test(Test),
     /// Find every blob in a CI log (GitHub Actions, Jenkins, Travis, CircleCI…), decode it and
     /// split it into files: one blob into DIR, several into DIR/1, DIR/2, ….
     SplitDump64(SplitArgs),
@@ -249,6 +253,27 @@ pub struct SplitArgs {
     /// The dump or log to read (`-` or nothing for stdin).
     #[arg(value_name = "FILE|-")]
     pub input: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Test {
+    /// List the suites and their checks (text, or --json).
+    List(TestListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestListArgs {
+    #[command(flatten)]
+    pub suites: SuiteFiles,
+}
+
+/// The user's suite files, added to the embedded suites.
+#[derive(Debug, Clone, Args)]
+pub struct SuiteFiles {
+    /// A suite file of your own, in the embedded suites' format; its name is the file stem
+    /// (repeat for more).
+    #[arg(long = "suite-file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -536,5 +561,28 @@ mod tests {
         );
         let err = refine_suggestion(err);
         assert!(err.get(ContextKind::SuggestedSubcommand).is_none());
+    }
+
+    #[test]
+    fn test_list_takes_several_suite_files() {
+        let cli = Cli::try_parse_from([
+            "kdc",
+            "test",
+            "list",
+            "--suite-file",
+            "a.toml",
+            "--json",
+            "--suite-file",
+            "b/c.toml",
+        ])
+        .unwrap();
+        let Command::Test(Test::List(args)) = cli.command else {
+            panic!("not test list")
+        };
+        assert_eq!(
+            args.suites.files,
+            [PathBuf::from("a.toml"), PathBuf::from("b/c.toml")]
+        );
+        assert!(cli.global.json);
     }
 }

@@ -42,6 +42,9 @@ pub enum KdcError {
     /// A dump, blob or log could not be read or split completely; every problem is listed.
     #[error(transparent)]
     Dump(#[from] crate::dump::Problems),
+    /// A suite file is malformed, or a suite or check named on the command line does not exist.
+    #[error(transparent)]
+    Suite(#[from] crate::suite::SuiteError),
     /// The user's kubeconfig could not be updated.
     #[error(transparent)]
     Kubeconfig(#[from] crate::kubeconfig::KubeconfigError),

@@ -21,6 +21,7 @@ pub mod plan;
 pub mod report;
 pub mod runtime;
 pub mod signal;
+pub mod suite;
 pub mod text;
 pub mod version;
 

@@ -6,6 +6,7 @@ mod cluster;
 mod dump;
 mod meta;
 mod plan;
+mod test;
 
 use std::future::Future;
 use std::io::Write;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 use crate::cli::{
     Cli, ClusterArgs, Command, CreateCommand, DeleteCommand, ExportCommand, GetCommand, GlobalArgs,
-    ImageCommand,
+    ImageCommand, Test,
 };
 use crate::config::{self, Inputs};
 use crate::plan::Plan;
@@ -56,6 +57,7 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
         Command::SplitDump64(args) => dump::split(&cx, &args, crate::dump::stage::Input::Log),
         Command::Completion(args) => meta::completion(&cx, args.shell),
         Command::Version => meta::version(&cx),
+        Command::Test(Test::List(args)) => test::list(&cx, &args),
     };
     cx.events.finish().map_err(|e| KdcError::Io {
         what: e.what,

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-pub use exec::{ExecError, ExecOutput, ExecRequest, OutputSender, Stream};
+pub use exec::{ExecError, ExecOutput, ExecRequest, OutputSender, Stream, shell_quote};
 
 /// Labels every kdc resource carries; state lives only in these, never in files.
 pub mod labels {
