@@ -259,6 +259,49 @@ pub struct SplitArgs {
 pub enum Test {
     /// List the suites and their checks (text, or --json).
     List(TestListArgs),
+    /// Bring the cluster up (or use the running one), run the suites' checks, write JUnit; on a
+    /// failure print the dump blob on stdout and write the dump into the artifacts directory;
+    /// tear the cluster down unless --retain. Exit 0 only when nothing failed.
+    Run(TestRunArgs),
+}
+
+/// Which targets the suites use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TargetsArg {
+    /// kdc's own (ipv4only.kdc.test, dualstack.kdc.test): no internet needed.
+    Local,
+    /// The original's internet hosts (ipv4.test-ipv6.noroutetohost.net, …), for hosts with egress.
+    Internet,
+}
+
+#[derive(Debug, Args)]
+pub struct TestRunArgs {
+    /// What to run: a suite (`ipv6`) or one of its checks (`ipv6/dns64-ipv4only`); repeat for
+    /// more. The suite's [cluster] settings (IP_MODE=ipv6) apply unless a flag says otherwise.
+    #[arg(value_name = "SUITE[/CHECK]", required = true)]
+    pub select: Vec<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub suites: SuiteFiles,
+    /// Where the JUnit file and a failed run's dump go [default: $ARTIFACTS, else ./_artifacts].
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+    /// The JUnit file [default: <artifacts>/junit_kdc.xml].
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Keep the cluster after the run (also after a failed `up`).
+    #[arg(long)]
+    pub retain: bool,
+    /// Run on the cluster that is up: do not bring it up, do not tear it down.
+    #[arg(long)]
+    pub use_existing: bool,
+    /// The targets the checks look up and ping.
+    #[arg(long, value_enum, default_value = "local")]
+    pub targets: TargetsArg,
+    /// Seconds each node may take to reach systemd `running`.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub wait_systemd: u64,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! `kdc test list` end to end: the embedded suites as text and JSON, a user's suite file, and a
-//! malformed one (exit 1, the file:line:column message).
+//! malformed one (exit 1, the file:line:column message); `kdc test run`'s refusals before any
+//! cluster.
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
@@ -197,4 +198,61 @@ fn a_suite_file_may_not_take_an_embedded_name() {
         .assert()
         .code(1)
         .stderr("error: the suite file ipv6.toml is named ipv6, like the embedded suite suites/ipv6.toml; rename the file\n");
+}
+
+/// `kdc test run` refuses what it cannot run before it touches an engine: each with its exact
+/// message, exit 1, nothing on stdout, nothing written (DOCKER_HOST points nowhere, so an
+/// attempt to connect would fail differently).
+#[test]
+fn test_run_refuses_bad_selections_and_unwritable_outputs_before_any_cluster() {
+    let d = tmp();
+    std::fs::write(d.path().join("afile"), "").unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["ipv9"],
+            "unknown suite \"ipv9\"; known: smoke, ipv4, ipv6, dual-stack",
+        ),
+        (
+            &["ipv4/nope"],
+            "suite ipv4 has no check \"nope\"; known: a-ipv4only, a-ipv4only-pod-getent, node-names, pod-to-pod, pod-to-node, external-ipv4only, external-dualstack, host-to-master",
+        ),
+        (
+            &["ipv4", "ipv6"],
+            "suites ipv4 and ipv6 need different clusters (IP_MODE=ipv4 and IP_MODE=ipv6); run them separately",
+        ),
+        (
+            &["ipv4", "--artifacts", "afile"],
+            "afile exists and is not a directory; choose another --artifacts",
+        ),
+        (
+            &["ipv4", "--junit", "afile/x.xml"],
+            "afile exists and is not a directory; choose another --junit",
+        ),
+        (
+            &["ipv4", "--junit", "."],
+            "--junit .: is a directory; give the JUnit file's path",
+        ),
+    ];
+    for (args, message) in cases {
+        kdc(&d)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .args(["test", "run"])
+            .args(args)
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(format!("error: {message}\n"));
+    }
+    let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "only afile: {left:?}");
+}
+
+#[test]
+fn test_run_without_a_suite_is_a_usage_error() {
+    let d = tmp();
+    kdc(&d)
+        .args(["test", "run"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("<SUITE[/CHECK]>"));
 }

@@ -29,8 +29,11 @@ pub struct UpOptions {
     pub systemd_timeout: Duration,
     /// Always start fresh: recreate the node volumes.
     pub skip_snapshot: bool,
-    /// Keep what was created when `up` fails or is interrupted.
+    /// Keep what was created when `up` fails or is interrupted, and say how to remove it.
     pub retain: bool,
+    /// Remove what was created when `up` fails (unless `retain`). A caller that dumps the
+    /// failed cluster before removing it itself (a test run) turns this off.
+    pub rollback: bool,
 }
 
 /// What the actions found out, for the actions after them and for the caller.

@@ -98,7 +98,7 @@ pub async fn up(
             Err(e) => {
                 if options.retain {
                     retained(plan, &ledger, events);
-                } else {
+                } else if options.rollback {
                     for problem in ledger.rollback(provider).await {
                         events.warn(format!("cleanup: {problem}"));
                     }

@@ -31,6 +31,7 @@ fn opts() -> UpOptions {
         systemd_timeout: Duration::from_millis(500),
         skip_snapshot: false,
         retain: false,
+        rollback: true,
     }
 }
 

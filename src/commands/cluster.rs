@@ -40,6 +40,7 @@ fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> 
         systemd_timeout: Duration::from_secs(args.wait_systemd),
         skip_snapshot: cfg.skip_snapshot,
         retain: args.retain,
+        rollback: true,
     };
     let outcome = cx.block_on(async {
         let docker = cx.connect(&endpoint).await?;

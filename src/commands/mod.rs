@@ -58,6 +58,7 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
         Command::Completion(args) => meta::completion(&cx, args.shell),
         Command::Version => meta::version(&cx),
         Command::Test(Test::List(args)) => test::list(&cx, &args),
+        Command::Test(Test::Run(args)) => test::run(&cx, &args),
     };
     cx.events.finish().map_err(|e| KdcError::Io {
         what: e.what,
@@ -88,9 +89,22 @@ impl<'a> Ctx<'a> {
 
     /// The configuration: flags > environment > file > defaults; warnings go to the reporter.
     pub fn config(&self, cluster: &ClusterArgs) -> Result<config::Config, KdcError> {
+        self.config_with(cluster, Vec::new())
+    }
+
+    /// The configuration with named layers (a suite's `[cluster]` settings) between the
+    /// environment and the flags.
+    pub fn config_with(
+        &self,
+        cluster: &ClusterArgs,
+        layers: Vec<config::Layer>,
+    ) -> Result<config::Config, KdcError> {
         let mut inputs = Inputs::default()
             .with_env(self.env.vars.iter().map(|(k, v)| (k, v)))
             .with_file(self.global.config.as_deref(), &self.env.cwd);
+        for l in layers {
+            inputs.add(l);
+        }
         cluster.apply(&mut inputs);
         let resolved = config::resolve(&inputs)?;
         for w in &resolved.warnings {

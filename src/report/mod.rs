@@ -135,15 +135,21 @@ impl Reporter for Fanout {
 #[derive(Clone)]
 pub struct Emitter {
     scope: Scope,
-    sink: Arc<Mutex<dyn Reporter>>,
+    sink: Arc<Mutex<Fanout>>,
 }
 
 impl Emitter {
     pub fn new(reporter: impl Reporter + 'static) -> Emitter {
         Emitter {
             scope: Scope::default(),
-            sink: Arc::new(Mutex::new(reporter)),
+            sink: Arc::new(Mutex::new(Fanout(vec![Box::new(reporter)]))),
         }
+    }
+
+    /// Adds a reporter (a command that writes JUnit adds it to the terminal's); it sees the
+    /// events emitted from now on.
+    pub fn attach(&self, reporter: impl Reporter + 'static) {
+        self.sink().0.push(Box::new(reporter));
     }
 
     /// An emitter for a job of its own (a matrix cell), sharing the reporters.
@@ -158,7 +164,7 @@ impl Emitter {
         &self.scope
     }
 
-    fn sink(&self) -> MutexGuard<'_, dyn Reporter + 'static> {
+    fn sink(&self) -> MutexGuard<'_, Fanout> {
         // A reporter that panicked mid-event left nothing half-done worth protecting.
         self.sink.lock().unwrap_or_else(|e| e.into_inner())
     }

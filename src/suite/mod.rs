@@ -10,12 +10,14 @@
 //!
 //! The format is documented in the README, "Test suites".
 
+pub mod cell;
 mod checks;
 mod expand;
 mod judge;
 mod list;
 pub(crate) mod model;
 mod parse;
+pub mod runner;
 mod template;
 
 use std::path::PathBuf;

@@ -1,9 +1,11 @@
 //! Suite tests: parse errors with their exact messages, the embedded suites, expansion on plans
 //! of all three IP modes, the shell commands, and judging outputs measured in RECIPE.md §4/§6.
 
+mod cell;
 mod expand;
 mod judge;
 mod parse;
+mod runner;
 
 use std::path::PathBuf;
 
