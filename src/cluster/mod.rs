@@ -233,7 +233,7 @@ pub(crate) async fn with_lock<T>(
     result
 }
 
-fn is_node(c: &ContainerState) -> bool {
+pub(crate) fn is_node(c: &ContainerState) -> bool {
     matches!(
         c.labels.get(labels::ROLE).map(String::as_str),
         Some("control-plane" | "worker")

@@ -70,26 +70,28 @@ pub async fn collect(
     redact_secrets: bool,
     timeout: Duration,
 ) -> Result<(Vec<Section>, Vec<String>), ProviderError> {
-    let mut nodes = crate::cluster::node_names(provider, label).await?;
-    if nodes.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    nodes.sort_by_key(|n| (!n.starts_with("kube-master"), n.clone()));
-    let mut members: Vec<(String, String)> =
-        nodes.into_iter().map(|n| (n, "node".to_string())).collect();
-    let support = provider
+    let all = provider
         .list_containers(&crate::cluster::spec::cluster_filter(label))
         .await?;
-    for c in support {
-        let role = c.labels.get(labels::ROLE).cloned().unwrap_or_default();
-        if role == "dns" || role == "router" {
-            members.push((c.name, role));
-        }
+    // The nodes, master first, then bind9 and the router; a lock container is not dumped.
+    let mut members: Vec<(String, &str, String)> = Vec::new();
+    for c in all {
+        let role = match c.labels.get(labels::ROLE).map(String::as_str) {
+            _ if crate::cluster::is_node(&c) => "node",
+            Some(crate::cluster::support::ROLE_DNS) => "dns",
+            Some(crate::cluster::support::ROLE_ROUTER) => "router",
+            _ => continue,
+        };
+        members.push((c.name, role, c.state));
     }
+    if !members.iter().any(|(_, role, _)| *role == "node") {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    members.sort_by_key(|(n, role, _)| (*role != "node", !n.starts_with("kube-master"), n.clone()));
     let per = futures_util::future::join_all(
         members
             .iter()
-            .map(|(n, role)| container_sections(provider, exec, n, role, timeout)),
+            .map(|(n, role, state)| container_sections(provider, exec, n, role, state, timeout)),
     )
     .await;
     let (mut sections, mut errors) = (Vec::new(), Vec::new());
@@ -116,10 +118,19 @@ async fn container_sections(
     exec: &dyn NodeExec,
     node: &str,
     role: &str,
+    state: &str,
     timeout: Duration,
 ) -> (Vec<Section>, Vec<String>) {
     let mut sections = Vec::new();
     let mut errors = Vec::new();
+    if state != "running" {
+        // Nothing can run in it; what the engine knows of it is still worth having.
+        errors.push(format!(
+            "{node} is {state}: no command was run in it; its inspect and console log are here"
+        ));
+        engine_sections(provider, node, timeout, &mut sections, &mut errors).await;
+        return (sections, errors);
+    }
     let run = |argv: Vec<&str>| {
         let argv: Vec<String> = argv.into_iter().map(String::from).collect();
         async move {
@@ -160,6 +171,18 @@ async fn container_sections(
             Err(e) => errors.push(e),
         }
     }
+    engine_sections(provider, node, timeout, &mut sections, &mut errors).await;
+    (sections, errors)
+}
+
+/// What the engine knows of a container, running or not: `docker inspect` and its console.
+async fn engine_sections(
+    provider: &dyn Provider,
+    node: &str,
+    timeout: Duration,
+    sections: &mut Vec<Section>,
+    errors: &mut Vec<String>,
+) {
     match tokio::time::timeout(timeout, provider.describe_container(node)).await {
         Ok(Ok(v)) => sections.push(Section {
             name: format!("inspect-{node}.json"),
@@ -176,7 +199,6 @@ async fn container_sections(
         Ok(Err(e)) => errors.push(format!("{node}: {e}")),
         Err(_) => errors.push(format!("{node}: docker logs timed out")),
     }
-    (sections, errors)
 }
 
 /// Why a live dump could not be made.
@@ -291,6 +313,66 @@ pub fn redact(content: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stopped router (tayga killed, a crashed container) is dumped as far as the engine
+    /// knows it, with one line saying why nothing ran in it, and no command is sent to it.
+    #[tokio::test]
+    async fn a_container_that_is_not_running_gets_its_inspect_and_console_only() {
+        use crate::config::{Inputs, resolve};
+        let cfg = resolve(&Inputs::default().with_env([("IP_MODE", "ipv6")]))
+            .unwrap()
+            .config;
+        let plan = crate::plan::plan(&cfg).unwrap();
+        let fake = crate::runtime::fake::Fake::with_image(&plan.image);
+        let opts = crate::cluster::UpOptions {
+            bootstrapper: crate::cluster::Bootstrapper::None,
+            host: crate::cluster::spec::HostFacts { lib_modules: false },
+            systemd_timeout: Duration::from_millis(500),
+            skip_snapshot: false,
+            retain: false,
+            rollback: true,
+        };
+        let (events, _) = crate::report::Recorder::emitter();
+        crate::cluster::up(
+            &fake,
+            &fake,
+            &plan,
+            &opts,
+            &events,
+            &crate::signal::Stop::manual(),
+        )
+        .await
+        .unwrap();
+        fake.state().containers.get_mut("tayga").unwrap().1 = "exited".into();
+        let before = fake.calls().len();
+        let (sections, errors) = collect(
+            &fake,
+            &fake,
+            &plan.cluster.label,
+            true,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            errors,
+            ["tayga is exited: no command was run in it; its inspect and console log are here"]
+        );
+        let tayga: Vec<&str> = sections
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|n| n.contains("tayga") && !n.starts_with("service-"))
+            .collect();
+        assert_eq!(tayga, ["inspect-tayga.json", "serial-tayga.log"]);
+        assert!(sections.iter().any(|s| s.name == "zone-bind9.txt"));
+        assert_eq!(sections.last().map(|s| s.name.as_str()), Some("errors.txt"));
+        let sent: Vec<String> = fake.calls()[before..]
+            .iter()
+            .filter(|c| c.starts_with("exec tayga "))
+            .cloned()
+            .collect();
+        assert!(sent.is_empty(), "{sent:?}");
+    }
 
     #[test]
     fn redacts_keys_tokens_and_kubeconfig_credentials() {

@@ -19,7 +19,7 @@ pub use exec::{ExecError, ExecOutput, ExecRequest, OutputSender, Stream, shell_q
 pub mod labels {
     /// The cluster a resource belongs to (the plan's label).
     pub const CLUSTER: &str = "io.kdc.cluster";
-    /// `control-plane`, `worker`, `dns64`, `nat64` or `lock`.
+    /// `control-plane`, `worker`, `dns` (bind9), `router` (tayga or kdc-gw), `target` or `lock`.
     pub const ROLE: &str = "io.kdc.role";
     /// The cluster's ID (0-254) and IP mode, so `status` knows them without a configuration.
     pub const CLUSTER_ID: &str = "io.kdc.cluster-id";
