@@ -302,6 +302,9 @@ pub struct TestRunArgs {
     /// Seconds each node may take to reach systemd `running`.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub wait_systemd: u64,
+    /// As `kdc up --host-routes`; also runs the checks that need the host to reach NAT64.
+    #[arg(long)]
+    pub host_routes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -366,6 +369,11 @@ pub struct UpArgs {
     /// Seconds each node may take to reach systemd `running`.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub wait_systemd: u64,
+    /// Let the engine's host reach the cluster's NAT64 (a route to the DNS64 prefix), and the
+    /// cluster's IPv6 reach out through the host (ip6tables masquerade) where it uses real
+    /// IPv6; `down` and `clean` undo exactly what was added.
+    #[arg(long)]
+    pub host_routes: bool,
 }
 
 #[derive(Debug, Args)]

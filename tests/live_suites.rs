@@ -4,7 +4,7 @@
 //! (split back by `kdc split-dump64`) and in the artifacts; two cells run at once; the JUnit
 //! passes `ci/check-junit.sh`; nothing is left behind.
 //!
-//! Cluster IDs 1, 2, 7, 9, 10, 12 and 31 are this file's (IPv6 clusters with the default
+//! Cluster IDs 1, 2, 7, 9, 10, 12, 31 and 32 are this file's (IPv6 clusters with the default
 //! NAT64 prefix 172.18 need an ID of at most 13).
 
 mod common;
@@ -46,7 +46,7 @@ fn failed_checks(stderr: &str) -> BTreeSet<String> {
 /// JUnit must be valid and hold every case plus Up and Down, and the cluster must be gone.
 fn suite_passes(
     vars: &[(&str, &str)],
-    suite: &str,
+    args: &[&str],
     summary: &str,
     (passed, skipped): (usize, usize),
 ) {
@@ -58,16 +58,9 @@ fn suite_passes(
     ok(kdc(vars, &["clean"]));
     let dir = tempfile::tempdir().unwrap();
     let artifacts = dir.path().join("artifacts");
-    let o = kdc(
-        vars,
-        &[
-            "test",
-            "run",
-            suite,
-            "--artifacts",
-            artifacts.to_str().unwrap(),
-        ],
-    );
+    let mut all = vec!["test", "run", "--artifacts", artifacts.to_str().unwrap()];
+    all.extend(args);
+    let o = kdc(vars, &all);
     let stdout = ok(o);
     let junit = artifacts.join("junit_kdc.xml");
     assert_eq!(
@@ -91,7 +84,7 @@ fn live_ipv4_suite_passes() {
     }
     suite_passes(
         &[("CLUSTER_ID", "1")],
-        "ipv4",
+        &["ipv4"],
         "ipv4: 29 passed, 0 failed, 0 skipped",
         (29, 0),
     );
@@ -103,12 +96,12 @@ fn live_ipv6_suite_passes_without_internet() {
         return;
     }
     // IP_MODE=ipv6 comes from the suite's [cluster] table. Seven checks need real AAAA
-    // records (DIND_ALLOW_AAAA_USE) and say so.
+    // records (DIND_ALLOW_AAAA_USE) and one needs --host-routes, and say so.
     suite_passes(
         &[("CLUSTER_ID", "2")],
-        "ipv6",
-        "ipv6: 39 passed, 0 failed, 7 skipped",
-        (39, 7),
+        &["ipv6"],
+        "ipv6: 39 passed, 0 failed, 8 skipped",
+        (39, 8),
     );
 }
 
@@ -119,7 +112,7 @@ fn live_dual_stack_suite_passes() {
     }
     suite_passes(
         &[("CLUSTER_ID", "7")],
-        "dual-stack",
+        &["dual-stack"],
         "dual-stack: 57 passed, 0 failed, 0 skipped",
         (57, 0),
     );
@@ -138,10 +131,46 @@ fn live_ipv6_suite_passes_with_real_aaaa_a_10_prefix_and_ptp() {
             ("NAT64_V4_SUBNET_PREFIX", "10.100"),
             ("CNI_PLUGIN", "ptp"),
         ],
-        "ipv6",
-        "ipv6: 40 passed, 0 failed, 6 skipped",
-        (40, 6),
+        &["ipv6"],
+        "ipv6: 40 passed, 0 failed, 7 skipped",
+        (40, 7),
     );
+}
+
+/// `--host-routes`: the host reaches NAT64 during the run (the check that needs it passes),
+/// and after the cell the host has no route left.
+#[test]
+fn live_ipv6_suite_with_host_routes_reaches_nat64_from_the_host() {
+    if !docker_ready() {
+        return;
+    }
+    let prefix = "fd00:10:64:ff9b::/96";
+    let route = || {
+        docker(&[
+            "run",
+            "--rm",
+            "--net",
+            "host",
+            "kdc/support:bookworm",
+            "ip",
+            "-6",
+            "route",
+            "show",
+            prefix,
+        ])
+    };
+    assert_eq!(
+        route(),
+        "",
+        "no route to {prefix} on this host before the test"
+    );
+    suite_passes(
+        &[("CLUSTER_ID", "32"), ("NAT64_V4_SUBNET_PREFIX", "10.100")],
+        &["ipv6", "--host-routes"],
+        "ipv6: 40 passed, 0 failed, 7 skipped",
+        (40, 7),
+    );
+    assert_eq!(route(), "", "the cell's down removed the route");
 }
 
 /// Faults injected into a running ipv6 cluster: with tayga stopped exactly the checks that go
@@ -190,14 +219,14 @@ fn live_stopped_tayga_or_bind9_fails_exactly_the_checks_that_need_it() {
     assert!(stderr.ends_with("error: 15 checks failed\n"), "{stderr}");
     assert!(
         stdout.ends_with(&format!(
-            "ipv6: 24 passed, 15 failed, 7 skipped\nJUnit: {}\ndump: {}\n",
+            "ipv6: 24 passed, 15 failed, 8 skipped\nJUnit: {}\ndump: {}\n",
             artifacts.join("junit_kdc.xml").display(),
             artifacts.join("dump").display()
         )),
         "{stdout}"
     );
     // Up is not run (--use-existing), so the cases are the checks and the Dump step.
-    check_junit(&artifacts.join("junit_kdc.xml"), 24 + 15 + 7 + 1, 15, 7);
+    check_junit(&artifacts.join("junit_kdc.xml"), 24 + 15 + 8 + 1, 15, 8);
     let log = dir.path().join("job.log");
     std::fs::write(&log, &stdout).unwrap();
     let split = dir.path().join("split");
@@ -314,7 +343,7 @@ fn live_two_ipv6_cells_at_once() {
         assert_eq!(
             stdout,
             format!(
-                "ipv6: 27 passed, 0 failed, 6 skipped\nJUnit: {}\n",
+                "ipv6: 27 passed, 0 failed, 7 skipped\nJUnit: {}\n",
                 dir.path().join(id).join("junit_kdc.xml").display()
             )
         );

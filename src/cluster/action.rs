@@ -34,6 +34,23 @@ pub struct UpOptions {
     /// Remove what was created when `up` fails (unless `retain`). A caller that dumps the
     /// failed cluster before removing it itself (a test run) turns this off.
     pub rollback: bool,
+    /// Change the engine host's routes and ip6tables as `--host-routes` asks.
+    pub host_routes: bool,
+}
+
+impl Default for UpOptions {
+    /// `kdc up`'s defaults on a host without `/lib/modules`.
+    fn default() -> Self {
+        UpOptions {
+            bootstrapper: Bootstrapper::None,
+            host: crate::cluster::spec::HostFacts { lib_modules: false },
+            systemd_timeout: Duration::from_secs(120),
+            skip_snapshot: false,
+            retain: false,
+            rollback: true,
+            host_routes: false,
+        }
+    }
 }
 
 /// What the actions found out, for the actions after them and for the caller.

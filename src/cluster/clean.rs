@@ -8,7 +8,8 @@ use crate::report::Emitter;
 use crate::runtime::{ErrorKind, Provider, ProviderError, labels};
 
 /// `down`: removes the node containers and keeps volumes, network and support containers, so the
-/// next `up` restarts from the volumes (kubeadm-dind-cluster's semantics). Only containers with
+/// next `up` restarts from the volumes (kubeadm-dind-cluster's semantics). Routes and rules
+/// added to the host (`--host-routes`) are taken away too. Only containers with
 /// kdc's role label are touched, never anything that merely carries the legacy label key.
 /// `image` makes the cluster's lock (see [`super::lock`]).
 pub async fn down(
@@ -25,6 +26,7 @@ pub async fn down(
             async { Ok(super::node_names(provider, label).await?) },
         )
         .await?;
+        undo_host_routes(provider, label, events).await?;
         let n = nodes.len();
         if n > 0 {
             step(
@@ -37,6 +39,37 @@ pub async fn down(
         }
         Ok(n)
     })
+    .await
+}
+
+/// Stops the cluster's host routes container, if it has one, so it deletes the rules it
+/// added (see [`super::host_routes`]) before anything else goes; returns its name.
+async fn undo_host_routes(
+    provider: &dyn Provider,
+    label: &str,
+    events: &Emitter,
+) -> Result<Vec<String>, ClusterError> {
+    let filter = super::spec::cluster_filter(label);
+    let has = provider
+        .list_containers(&filter)
+        .await
+        .map_err(|e| ClusterError::Action {
+            detail: "listing the cluster's containers".into(),
+            source: e.into(),
+        })?;
+    let role = Some(super::host_routes::ROLE);
+    if !has
+        .iter()
+        .any(|c| c.labels.get(labels::ROLE).map(String::as_str) == role)
+    {
+        return Ok(Vec::new());
+    }
+    step(
+        events,
+        "host-routes",
+        "Removing the routes and rules added to the engine's host".to_string(),
+        async { Ok(super::host_routes::release(provider, label).await?) },
+    )
     .await
 }
 
@@ -62,12 +95,16 @@ pub async fn clean(
     let filter = super::spec::cluster_filter(label);
     let lock = super::lock::name(label);
     with_lock(provider, label, image, "clean", events, async {
+        let released = undo_host_routes(provider, label, events).await?;
         step(
             events,
             "clean",
             format!("Removing cluster {label}"),
             async {
-                let mut cleaned = Cleaned::default();
+                let mut cleaned = Cleaned {
+                    containers: released,
+                    ..Cleaned::default()
+                };
                 for attempt in 0..10 {
                     let containers: Vec<String> = provider
                         .list_containers(&filter)

@@ -15,6 +15,9 @@ pub enum Created {
     Network(String),
     Volume(String),
     Container(String),
+    /// A container that undoes its changes to the engine's host when stopped (the host
+    /// routes): stopped, with time to do that, before it is removed.
+    Undoing(String),
 }
 
 impl std::fmt::Display for Created {
@@ -22,7 +25,7 @@ impl std::fmt::Display for Created {
         match self {
             Created::Network(n) => write!(f, "network {n}"),
             Created::Volume(v) => write!(f, "volume {v}"),
-            Created::Container(c) => write!(f, "container {c}"),
+            Created::Container(c) | Created::Undoing(c) => write!(f, "container {c}"),
         }
     }
 }
@@ -58,14 +61,23 @@ impl Ledger {
     /// container that was being removed is tried again.
     pub async fn rollback(&self, provider: &dyn Provider) -> Vec<String> {
         let created = std::mem::take(&mut *self.entries_mut());
+        let mut errors = Vec::new();
+        for c in created.iter().rev() {
+            if let Created::Undoing(n) = c
+                && let Err(e) = provider
+                    .stop_container(n, super::host_routes::STOP_GRACE)
+                    .await
+            {
+                errors.push(e.to_string());
+            }
+        }
         let containers: Vec<&str> = created
             .iter()
             .filter_map(|c| match c {
-                Created::Container(n) => Some(n.as_str()),
+                Created::Container(n) | Created::Undoing(n) => Some(n.as_str()),
                 _ => None,
             })
             .collect();
-        let mut errors = Vec::new();
         for attempt in 0..20 {
             errors.clear();
             for name in containers.iter().rev() {
@@ -90,7 +102,7 @@ impl Ledger {
         for c in created.iter().rev() {
             for attempt in 0..10 {
                 let r = match c {
-                    Created::Container(_) => break,
+                    Created::Container(_) | Created::Undoing(_) => break,
                     Created::Volume(v) => provider.remove_volume(v).await,
                     Created::Network(n) => provider.remove_network(n).await,
                 };
@@ -132,5 +144,27 @@ mod tests {
             ledger.entries(),
             vec![Created::Network("n".into()), Created::Volume("v".into())]
         );
+    }
+
+    /// A container that undoes host changes is stopped (its script deletes them) before any
+    /// container is removed.
+    #[tokio::test]
+    async fn rollback_stops_an_undoing_container_before_removing_anything() {
+        use crate::runtime::ContainerSpec;
+        let f = crate::runtime::fake::Fake::default();
+        for n in ["node", "routes"] {
+            let spec = ContainerSpec {
+                name: n.into(),
+                labels: [(labels::CLUSTER.to_string(), "c".to_string())].into(),
+                ..Default::default()
+            };
+            f.run_container(&spec).await.unwrap();
+        }
+        let ledger = Ledger::default();
+        ledger.record(Created::Container("node".into()));
+        ledger.record(Created::Undoing("routes".into()));
+        assert_eq!(ledger.rollback(&f).await, Vec::<String>::new());
+        let calls: Vec<String> = f.calls().into_iter().skip(2).collect();
+        assert_eq!(calls, ["stop routes", "rm routes", "rm node"]);
     }
 }

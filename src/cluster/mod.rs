@@ -9,6 +9,7 @@
 pub mod action;
 pub mod actions;
 mod clean;
+pub mod host_routes;
 pub mod ledger;
 pub mod lock;
 pub mod spec;
@@ -40,6 +41,8 @@ pub struct UpOutcome {
     pub fresh: Vec<String>,
     pub privilege: Privilege,
     pub bootstrapper: Bootstrapper,
+    /// The routes and rules held on the engine's host (`--host-routes`).
+    pub host_routes: Vec<String>,
 }
 
 /// Brings up the cluster's machines: the image, the network, the volumes, the node containers
@@ -56,12 +59,21 @@ pub async fn up(
     let label = &plan.cluster.label;
     with_lock(provider, label, &plan.image, "up", events, async {
         let ledger = Ledger::default();
-        let stale = node_names(provider, label)
+        let listed = provider
+            .list_containers(&spec::cluster_filter(label))
             .await
             .map_err(|e| ClusterError::Action {
-                detail: "listing the cluster's nodes".into(),
+                detail: "listing the cluster's containers".into(),
                 source: e.into(),
             })?;
+        let stale: Vec<String> = listed
+            .iter()
+            .filter(|c| is_node(c))
+            .map(|c| c.name.clone())
+            .collect();
+        let had_host_routes = listed
+            .iter()
+            .any(|c| c.labels.get(labels::ROLE).map(String::as_str) == Some(host_routes::ROLE));
         let mut actions: Vec<Box<dyn Action>> =
             vec![Box::new(actions::Image), Box::new(actions::Network)];
         if !stale.is_empty() {
@@ -75,6 +87,9 @@ pub async fn up(
         actions.push(Box::new(actions::NodeNetwork));
         if options.bootstrapper == Bootstrapper::None && plan.cni_plugin.supports_ipv6_pods() {
             actions.push(Box::new(actions::Sandboxes));
+        }
+        if options.host_routes || had_host_routes {
+            actions.push(Box::new(actions::HostRoutes));
         }
 
         let mut cx = ActionContext {
@@ -94,6 +109,14 @@ pub async fn up(
                 fresh: cx.state.fresh,
                 privilege: cx.state.privilege.expect("the nodes action ran"),
                 bootstrapper: options.bootstrapper,
+                host_routes: if options.host_routes {
+                    host_routes::rules(plan)
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             }),
             Err(e) => {
                 if options.retain {

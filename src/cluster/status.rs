@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::host_routes::ROLE as HOST_ROUTES;
 use super::lock;
 use super::spec::APISERVER_CONTAINER_PORT;
 use super::support::{ROLE_DNS, ROLE_ROUTER};
@@ -59,7 +60,7 @@ pub struct ClusterStatus {
     pub network: Option<String>,
     /// Node containers, master first.
     pub nodes: Vec<Member>,
-    /// Support containers (bind9, the router).
+    /// Support containers (bind9, the router, the host routes).
     pub support: Vec<Member>,
     pub volumes: Vec<String>,
     /// What should not be there, with what it is.
@@ -154,7 +155,7 @@ impl Parts {
             .filter(|c| {
                 matches!(
                     c.labels.get(labels::ROLE).map(String::as_str),
-                    Some(ROLE_DNS | ROLE_ROUTER)
+                    Some(ROLE_DNS | ROLE_ROUTER | HOST_ROUTES)
                 )
             })
             .map(member)
@@ -164,7 +165,7 @@ impl Parts {
             let role = c.labels.get(labels::ROLE).map(String::as_str).unwrap_or("");
             if let Some(holder) = lock::holder_of(&c.labels) {
                 leftovers.push(format!("lock {} held by {holder}", c.name));
-            } else if !is_node_role(role) && !matches!(role, ROLE_DNS | ROLE_ROUTER) {
+            } else if !is_node_role(role) && !matches!(role, ROLE_DNS | ROLE_ROUTER | HOST_ROUTES) {
                 leftovers.push(format!("container {} ({})", c.name, c.state));
             }
         }

@@ -131,6 +131,14 @@ pub fn render(p: &Plan, up: Option<&UpOutcome>) -> String {
         join(&t.dualstack.addresses),
         t.network
     );
+    if let Some(u) = up.filter(|u| !u.host_routes.is_empty()) {
+        let _ = writeln!(
+            s,
+            "Host routes: {} holds {} on the engine's host (down and clean remove them)",
+            super::host_routes::container_name(p),
+            u.host_routes.join("; ")
+        );
+    }
     if let Some(u) = up {
         let addr = std::net::SocketAddr::new(p.apiserver.host, u.apiserver_port);
         let Bootstrapper::None = u.bootstrapper;

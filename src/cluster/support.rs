@@ -151,7 +151,7 @@ pub fn tayga_conf(plan: &Plan) -> Option<String> {
 }
 
 /// A hash of what a support container is made from.
-fn config_hash(parts: &[&str]) -> String {
+pub(crate) fn config_hash(parts: &[&str]) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     for p in parts {

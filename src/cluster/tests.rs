@@ -7,7 +7,6 @@ use std::time::Duration;
 use std::error::Error as _;
 
 use super::*;
-use crate::cluster::spec::HostFacts;
 use crate::config::{Inputs, resolve};
 use crate::plan::Plan;
 use crate::report::{EventKind, Recorder};
@@ -26,12 +25,8 @@ fn plan_for(vars: &[(&str, &str)]) -> Plan {
 
 fn opts() -> UpOptions {
     UpOptions {
-        bootstrapper: Bootstrapper::None,
-        host: HostFacts { lib_modules: false },
         systemd_timeout: Duration::from_millis(500),
-        skip_snapshot: false,
-        retain: false,
-        rollback: true,
+        ..UpOptions::default()
     }
 }
 
@@ -95,6 +90,7 @@ async fn fresh_up_creates_network_and_volumes_then_all_nodes() {
             ],
             privilege: Privilege::Privileged,
             bootstrapper: Bootstrapper::None,
+            host_routes: vec![],
         }
     );
     assert_eq!(
@@ -851,5 +847,166 @@ async fn apiserver_port_survives_down_and_is_missing_after_clean() {
     assert_eq!(
         apiserver_port(&f, &plan).await.unwrap().unwrap_err().why,
         Absence::NoPort
+    );
+}
+
+/// `--host-routes` on an ipv6 cluster: a container on the host's network holds the route to
+/// the DNS64 prefix through tayga; `down` stops it (so it deletes the route) before removing
+/// it, and keeps bind9 and tayga; an `up` without the flag takes the routes away again.
+#[tokio::test]
+async fn host_routes_are_held_by_a_container_that_down_stops_first() {
+    let plan = plan_for(&[("IP_MODE", "ipv6")]);
+    let f = fake_with_image(&plan);
+    let with = UpOptions {
+        host_routes: true,
+        ..opts()
+    };
+    let (r, rec) = run_up_with(&f, &plan, &with, &Stop::manual()).await;
+    let out = r.unwrap();
+    assert_eq!(
+        out.host_routes,
+        ["route fd00:10:64:ff9b::/96 via fd00:20::200"]
+    );
+    assert_eq!(
+        started(&rec).last().map(String::as_str),
+        Some("host-routes")
+    );
+    let spec = f.state().containers["kdc-host-routes"].0.clone();
+    assert_eq!(spec.network, "host");
+    assert_eq!(spec.cap_add, ["NET_ADMIN", "NET_RAW"]);
+    assert_eq!(spec.stop_signal.as_deref(), Some("SIGTERM"));
+    assert_eq!(
+        spec.env,
+        [
+            "RULES=ip -6 route show fd00:10:64:ff9b::/96 | grep -qF 'via fd00:20::200 '\tip -6 route add fd00:10:64:ff9b::/96 via fd00:20::200\tip -6 route del fd00:10:64:ff9b::/96 via fd00:20::200"
+        ]
+    );
+    let summary = summary::render(&plan, Some(&out));
+    assert!(
+        summary.contains("Host routes: kdc-host-routes holds route fd00:10:64:ff9b::/96 via fd00:20::200 on the engine's host (down and clean remove them)\n"),
+        "{summary}"
+    );
+
+    // A second `up` with the flag keeps the running container.
+    let before = engine_calls(&f).len();
+    run_up_with(&f, &plan, &with, &Stop::manual())
+        .await
+        .0
+        .unwrap();
+    assert!(
+        !engine_calls(&f)[before..]
+            .iter()
+            .any(|c| c.contains("kdc-host-routes")),
+        "{:?}",
+        &engine_calls(&f)[before..]
+    );
+
+    let (events, _) = Recorder::emitter();
+    let before = engine_calls(&f).len();
+    down(&f, &plan.cluster.label, &plan.image, &events)
+        .await
+        .unwrap();
+    let calls: Vec<String> = engine_calls(&f)[before..]
+        .iter()
+        .filter(|c| c.contains("kdc-host-routes"))
+        .cloned()
+        .collect();
+    assert_eq!(calls, ["stop kdc-host-routes", "rm kdc-host-routes"]);
+    assert!(f.state().containers.contains_key("bind9"));
+    assert!(f.state().containers.contains_key("tayga"));
+
+    // Up with the flag again, then without it: the second removes the routes.
+    run_up_with(&f, &plan, &with, &Stop::manual())
+        .await
+        .0
+        .unwrap();
+    let before = engine_calls(&f).len();
+    let (r, rec) = run_up(&f, &plan).await;
+    assert!(r.unwrap().host_routes.is_empty());
+    assert_eq!(
+        started(&rec).last().map(String::as_str),
+        Some("host-routes")
+    );
+    let calls: Vec<String> = engine_calls(&f)[before..]
+        .iter()
+        .filter(|c| c.contains("kdc-host-routes"))
+        .cloned()
+        .collect();
+    assert_eq!(calls, ["stop kdc-host-routes", "rm kdc-host-routes"]);
+    // A later `up` without the flag has nothing to remove and no such step.
+    let (_, rec) = run_up(&f, &plan).await;
+    assert!(!started(&rec).iter().any(|a| a == "host-routes"));
+}
+
+/// An ipv4 cluster needs nothing from the host: `--host-routes` says so and adds nothing.
+#[tokio::test]
+async fn host_routes_on_an_ipv4_cluster_add_nothing_and_say_so() {
+    let plan = plan_for(&[]);
+    let f = fake_with_image(&plan);
+    let with = UpOptions {
+        host_routes: true,
+        ..opts()
+    };
+    let (r, rec) = run_up_with(&f, &plan, &with, &Stop::manual()).await;
+    r.unwrap();
+    assert!(!f.state().containers.contains_key("kdc-host-routes"));
+    assert_eq!(
+        rec.notes(),
+        [
+            "--host-routes: an ipv4 cluster needs no change to the host (Docker routes and NATs IPv4 itself)"
+        ]
+    );
+}
+
+/// `clean` stops the host routes container before it removes anything, and lists it.
+#[tokio::test]
+async fn clean_undoes_host_routes_first() {
+    let plan = plan_for(&[("IP_MODE", "dual-stack")]);
+    let f = fake_with_image(&plan);
+    let with = UpOptions {
+        host_routes: true,
+        ..opts()
+    };
+    run_up_with(&f, &plan, &with, &Stop::manual())
+        .await
+        .0
+        .unwrap();
+    let before = engine_calls(&f).len();
+    let (events, _) = Recorder::emitter();
+    let cleaned = clean(&f, &plan.cluster.label, &plan.image, &events)
+        .await
+        .unwrap();
+    assert!(cleaned.containers.contains(&"kdc-host-routes".to_string()));
+    let calls = &engine_calls(&f)[before..];
+    let first_rm = calls.iter().position(|c| c.starts_with("rm ")).unwrap();
+    assert_eq!(calls[first_rm - 1], "stop kdc-host-routes", "{calls:?}");
+    assert_eq!(calls[first_rm], "rm kdc-host-routes", "{calls:?}");
+}
+
+/// Two ipv6 clusters share the default DNS64 prefix, and a host has one route per prefix: the
+/// second `--host-routes` is refused, naming the cluster that holds it, and leaves nothing.
+#[tokio::test]
+async fn a_second_cluster_cannot_take_the_same_host_route() {
+    let a = plan_for(&[("IP_MODE", "ipv6"), ("CLUSTER_ID", "3")]);
+    let b = plan_for(&[("IP_MODE", "ipv6"), ("CLUSTER_ID", "4")]);
+    let f = fake_with_image(&a);
+    let with = UpOptions {
+        host_routes: true,
+        ..opts()
+    };
+    run_up_with(&f, &a, &with, &Stop::manual()).await.0.unwrap();
+    let err = run_up_with(&f, &b, &with, &Stop::manual())
+        .await
+        .0
+        .unwrap_err();
+    assert_eq!(
+        crate::error::DisplayChain(&err).to_string(),
+        "error: adding 1 route to the engine's host (--host-routes) failed\ncaused by:\n  - cluster cluster-3 holds the host's route fd00:10:64:ff9b::/96 via fd00:20:3::200, and a host has one route per prefix; give this cluster another DNS64_PREFIX, or bring it up without --host-routes\n"
+    );
+    assert!(
+        !f.state()
+            .containers
+            .keys()
+            .any(|n| n.ends_with("cluster-4"))
     );
 }

@@ -41,6 +41,7 @@ fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> 
         skip_snapshot: cfg.skip_snapshot,
         retain: args.retain,
         rollback: true,
+        host_routes: args.host_routes,
     };
     let outcome = cx.block_on(async {
         let docker = cx.connect(&endpoint).await?;

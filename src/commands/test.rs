@@ -67,6 +67,7 @@ pub fn run(cx: &Ctx<'_>, args: &TestRunArgs) -> Result<ExitCode, KdcError> {
             skip_snapshot: cfg.skip_snapshot,
             retain: false,
             rollback: false,
+            host_routes: args.host_routes,
         },
         use_existing: args.use_existing,
         retain: args.retain,

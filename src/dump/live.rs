@@ -80,6 +80,7 @@ pub async fn collect(
             _ if crate::cluster::is_node(&c) => "node",
             Some(crate::cluster::support::ROLE_DNS) => "dns",
             Some(crate::cluster::support::ROLE_ROUTER) => "router",
+            Some(crate::cluster::host_routes::ROLE) => "host-routes",
             _ => continue,
         };
         members.push((c.name, role, c.state));
@@ -123,6 +124,11 @@ async fn container_sections(
 ) -> (Vec<Section>, Vec<String>) {
     let mut sections = Vec::new();
     let mut errors = Vec::new();
+    if role == "host-routes" && state == "running" {
+        // On the host's network: its log says what it added, its inspect which rules.
+        engine_sections(provider, node, timeout, &mut sections, &mut errors).await;
+        return (sections, errors);
+    }
     if state != "running" {
         // Nothing can run in it; what the engine knows of it is still worth having.
         errors.push(format!(
@@ -324,14 +330,7 @@ mod tests {
             .config;
         let plan = crate::plan::plan(&cfg).unwrap();
         let fake = crate::runtime::fake::Fake::with_image(&plan.image);
-        let opts = crate::cluster::UpOptions {
-            bootstrapper: crate::cluster::Bootstrapper::None,
-            host: crate::cluster::spec::HostFacts { lib_modules: false },
-            systemd_timeout: Duration::from_millis(500),
-            skip_snapshot: false,
-            retain: false,
-            rollback: true,
-        };
+        let opts = crate::cluster::UpOptions::default();
         let (events, _) = crate::report::Recorder::emitter();
         crate::cluster::up(
             &fake,

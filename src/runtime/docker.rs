@@ -276,7 +276,8 @@ pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         ..Default::default()
     };
     ContainerCreateBody {
-        hostname: Some(spec.hostname.clone()),
+        // The host's network has the host's name: Docker refuses another one there.
+        hostname: (spec.network != "host").then(|| spec.hostname.clone()),
         image: Some(spec.image.clone()),
         labels: Some(spec.labels.clone().into_iter().collect()),
         env: (!spec.env.is_empty()).then(|| spec.env.clone()),
@@ -284,7 +285,11 @@ pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         cmd: spec.cmd.clone(),
         tty: Some(spec.tty),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
-        stop_signal: Some("SIGRTMIN+3".into()),
+        stop_signal: Some(
+            spec.stop_signal
+                .clone()
+                .unwrap_or_else(|| "SIGRTMIN+3".into()),
+        ),
         host_config: Some(host),
         networking_config: Some(NetworkingConfig {
             endpoints_config: Some(HashMap::from([(spec.network.clone(), endpoint)])),
@@ -477,6 +482,25 @@ impl Provider for Docker {
             .start_container(name, None)
             .await
             .map_err(err("docker start", name))
+    }
+
+    async fn stop_container(
+        &self,
+        name: &str,
+        grace: std::time::Duration,
+    ) -> Result<(), ProviderError> {
+        self.trace(|| format!("docker stop -t {} {name}", grace.as_secs()));
+        let opts = bollard::query_parameters::StopContainerOptions {
+            t: Some(grace.as_secs().try_into().unwrap_or(i32::MAX)),
+            ..Default::default()
+        };
+        match self.client.stop_container(name, Some(opts)).await {
+            // Not modified: it was not running.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            r => found(r, "docker stop", name).map(|_| ()),
+        }
     }
 
     async fn connect_container(&self, network: &str, container: &str) -> Result<(), ProviderError> {

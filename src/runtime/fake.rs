@@ -359,6 +359,18 @@ impl Provider for Fake {
         }
     }
 
+    async fn stop_container(
+        &self,
+        name: &str,
+        _grace: std::time::Duration,
+    ) -> Result<(), ProviderError> {
+        let mut s = self.state();
+        s.calls.push(format!("stop {name}"));
+        if let Some((_, state)) = s.containers.get_mut(name) {
+            *state = "exited".into();
+        }
+        Ok(())
+    }
     async fn remove_container(&self, name: &str) -> Result<(), ProviderError> {
         let mut s = self.state();
         s.calls.push(format!("rm {name}"));
@@ -405,6 +417,9 @@ impl Provider for Fake {
         Ok(match role.as_deref() {
             Some("dns") => b"all zones loaded\nrunning\n".to_vec(),
             Some("router") => b"kdc: router ready (targets on eth1)\n".to_vec(),
+            Some("host-routes") => {
+                b"kdc: added: ip -6 route add\nkdc: host routes ready\n".to_vec()
+            }
             _ => b"\x1b[0;32mReached target\x1b[0m Multi-User System\r\r\n".to_vec(),
         })
     }

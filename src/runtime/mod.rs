@@ -140,6 +140,8 @@ pub struct ContainerSpec {
     pub publish: Vec<(IpAddr, u16, u16)>,
     pub dns: Vec<IpAddr>,
     pub tty: bool,
+    /// The signal `docker stop` sends; `None` is systemd's `SIGRTMIN+3` (a node powers off).
+    pub stop_signal: Option<String>,
 }
 
 /// A container as the engine lists it.
@@ -213,6 +215,13 @@ pub trait Provider: Send + Sync {
     async fn start_container(&self, name: &str) -> Result<(), ProviderError>;
     /// Attaches a container to another network (with an address the engine picks).
     async fn connect_container(&self, network: &str, container: &str) -> Result<(), ProviderError>;
+    /// Stops a container: its stop signal, then after `grace` a kill. Absent or stopped
+    /// containers are not an error.
+    async fn stop_container(
+        &self,
+        name: &str,
+        grace: std::time::Duration,
+    ) -> Result<(), ProviderError>;
     /// Removes a container, running or not; absent containers are not an error.
     async fn remove_container(&self, name: &str) -> Result<(), ProviderError>;
     /// Containers, running or not, carrying `label` (a `key` or `key=value` filter).

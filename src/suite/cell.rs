@@ -159,11 +159,13 @@ pub async fn run(
 
     // The suites.
     if !result.up_failed && !result.interrupted {
+        let routes = crate::cluster::host_routes::container_name(plan);
         let target = Target {
             exec,
             plan,
             targets: opts.targets,
             host_possible: opts.host_possible.clone(),
+            host_routes: matches!(provider.container(&routes).await, Ok(Some(c)) if c.state == "running"),
         };
         tokio::select! {
             stats = runner::run(&target, suites, events) => result.stats = stats,

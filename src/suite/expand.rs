@@ -41,10 +41,13 @@ pub struct Facts<'a> {
     /// Whether kdc can check from the host (`Err("the engine is remote: …")`): every host case
     /// is skipped with this reason.
     pub host_possible: Result<(), String>,
+    /// Whether the cluster holds host routes (`--host-routes`).
+    pub host_routes: bool,
 }
 
 impl<'a> Facts<'a> {
-    /// Facts for local targets with everything possible and no pod addresses yet.
+    /// Facts for local targets with everything possible, no pod addresses yet and no host
+    /// routes.
     pub fn new(plan: &'a Plan, allow_aaaa: bool) -> Facts<'a> {
         Facts {
             plan,
@@ -54,6 +57,7 @@ impl<'a> Facts<'a> {
             pods: BTreeMap::new(),
             pods_possible: Ok(()),
             host_possible: Ok(()),
+            host_routes: false,
         }
     }
 }
@@ -347,7 +351,15 @@ fn when_unmet(check: &Check, facts: &Facts) -> Option<String> {
             plan.cni_plugin.as_str()
         ));
     }
-    None
+    match check.when.host_routes {
+        Some(true) if !facts.host_routes => {
+            Some("needs --host-routes (the host's route to the DNS64 prefix through tayga)".into())
+        }
+        Some(false) if facts.host_routes => {
+            Some("the cluster holds host routes (--host-routes)".into())
+        }
+        _ => None,
+    }
 }
 
 /// `a`, `a or b`, `a, b or c`.

@@ -59,6 +59,9 @@ fn when_text(when: &When) -> String {
         let names: Vec<&str> = cni.iter().map(|p| p.as_str()).collect();
         parts.push(format!("cni = {}", names.join(" or ")));
     }
+    if let Some(h) = when.host_routes {
+        parts.push(format!("host_routes = {h}"));
+    }
     parts.join(", ")
 }
 
@@ -72,7 +75,7 @@ fn when_text(when: &When) -> String {
 ///   `{to, family}`, `command` (the argv); `expect`, an object with the expectation's key(s) as
 ///   in the file, the action's default filled in (`{"nonempty": true}`, `{"reachable": true}`,
 ///   `{"exit": 0}`); `modes` (an array, or null for every mode); `when` (an object with
-///   `allow_aaaa` and/or `cni`, or null); `timeout` (`"10s"`).
+///   `allow_aaaa`, `cni` and/or `host_routes`, or null); `timeout` (`"10s"`).
 ///
 /// Templates are shown as written (`{target.ipv4only}`).
 pub fn listing(suites: &[Suite]) -> Value {
@@ -142,6 +145,9 @@ fn check_json(check: &Check) -> Value {
                     "cni".into(),
                     json!(cni.iter().map(|p| p.as_str()).collect::<Vec<_>>()),
                 );
+            }
+            if let Some(h) = check.when.host_routes {
+                w.insert("host_routes".into(), json!(h));
             }
             Value::Object(w)
         },

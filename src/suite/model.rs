@@ -162,11 +162,13 @@ pub struct When {
     pub allow_aaaa: Option<bool>,
     /// `CNI_PLUGIN` must be one of these.
     pub cni: Option<Vec<CniPlugin>>,
+    /// The cluster must (or must not) hold host routes (`--host-routes`).
+    pub host_routes: Option<bool>,
 }
 
 impl When {
     pub fn is_empty(&self) -> bool {
-        self.allow_aaaa.is_none() && self.cni.is_none()
+        self.allow_aaaa.is_none() && self.cni.is_none() && self.host_routes.is_none()
     }
 }
 

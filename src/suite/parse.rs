@@ -41,7 +41,7 @@ const EXPECT_KEYS: [&str; 11] = [
     "output_contains",
     "output_equals",
 ];
-const WHEN_KEYS: [&str; 2] = ["allow_aaaa", "cni"];
+const WHEN_KEYS: [&str; 3] = ["allow_aaaa", "cni", "host_routes"];
 
 /// The text of one file and where its lines start.
 struct Doc<'a> {
@@ -532,6 +532,9 @@ fn parse_check(
         for (key, value) in cx.table(v, "when", &WHEN_KEYS, "{ allow_aaaa = false }")? {
             match key {
                 "allow_aaaa" => when.allow_aaaa = Some(cx.boolean(value, "when.allow_aaaa")?),
+                "host_routes" => {
+                    when.host_routes = Some(cx.boolean(value, "when.host_routes")?);
+                }
                 "cni" => {
                     let names: Vec<&str> = CNI_PLUGINS.iter().map(|p| p.as_str()).collect();
                     let plugins = cx

@@ -51,6 +51,8 @@ pub struct Target<'a> {
     pub targets: TargetsKind,
     /// `Err(why)` when kdc cannot reach container addresses from here (a remote engine).
     pub host_possible: Result<(), String>,
+    /// Whether the cluster holds host routes (`--host-routes`).
+    pub host_routes: bool,
 }
 
 /// The runner inside a node: cases come on stdin as `index<TAB>seconds<TAB>base64 of the
@@ -120,6 +122,7 @@ pub async fn run(target: &Target<'_>, suites: &[(Suite, Vec<String>)], events: &
     facts.pods = pods;
     facts.pods_possible = pods_possible;
     facts.host_possible = target.host_possible.clone();
+    facts.host_routes = target.host_routes;
     if target.targets == TargetsKind::Internet {
         facts.target_addresses = internet_targets().await;
     }

@@ -1,5 +1,6 @@
 //! The steps of `up`, one file each, in the order [`super::up`] runs them.
 
+mod host_routes;
 mod image;
 mod network;
 pub mod node_network;
@@ -7,10 +8,11 @@ mod nodes;
 mod remove_old_nodes;
 pub mod sandboxes;
 mod support;
-mod support_ready;
+pub(crate) mod support_ready;
 mod systemd;
 mod volumes;
 
+pub use host_routes::HostRoutes;
 pub use image::Image;
 pub use network::Network;
 pub use node_network::NodeNetwork;

@@ -40,7 +40,13 @@ impl Action for SupportReady {
     }
 }
 
-async fn ready(provider: &dyn Provider, name: &str, line: &str) -> Result<(), ActionError> {
+/// Waits until container `name` logs `line`; fails, with the log's end, when it stops or
+/// takes too long.
+pub(crate) async fn ready(
+    provider: &dyn Provider,
+    name: &str,
+    line: &str,
+) -> Result<(), ActionError> {
     let deadline = Instant::now() + READY_WITHIN;
     loop {
         let log = provider.logs(name, None).await?;

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use super::runner::local;
 use super::*;
-use crate::cluster::spec::HostFacts;
-use crate::cluster::{Bootstrapper, UpOptions};
+use crate::cluster::UpOptions;
 use crate::report::{EventKind, Outcome, Recorder};
 use crate::runtime::fake::Fake;
 use crate::signal::Stop;
@@ -32,12 +31,8 @@ fn engine(plan: &Plan) -> Fake {
 fn options(artifacts: &std::path::Path) -> CellOptions {
     CellOptions {
         up: UpOptions {
-            bootstrapper: Bootstrapper::None,
-            host: HostFacts { lib_modules: false },
             systemd_timeout: Duration::from_millis(500),
-            skip_snapshot: false,
-            retain: false,
-            rollback: false,
+            ..UpOptions::default()
         },
         use_existing: false,
         retain: false,

@@ -70,6 +70,10 @@ fn find<'c>(cases: &'c [Case], name: &str) -> &'c Case {
         .unwrap_or_else(|| panic!("no case {name}"))
 }
 
+/// Why the host's NAT64 check is skipped without `--host-routes`.
+const HOST_ROUTES: &str =
+    "needs --host-routes (the host's route to the DNS64 prefix through tayga)";
+
 #[test]
 fn ipv6_suite_in_an_ipv6_cluster() {
     let (plan, aaaa) = cluster(&[("IP_MODE", "ipv6")]);
@@ -89,24 +93,38 @@ fn ipv6_suite_in_an_ipv6_cluster() {
             ("pod-to-node", 1, 0),
             ("nat64-ipv4only", 6, 0),
             ("nat64-by-address", 3, 0),
+            ("nat64-host", 1, 1),
             ("external-dualstack", 6, 0),
             ("no-ipv4-path", 3, 0),
             ("host-to-master", 1, 0),
         ])
     );
     let why = "needs DIND_ALLOW_AAAA_USE=true: without it every AAAA record is synthesised (DNS64)";
+    let mut want: Vec<String> = [
+        "real-aaaa on kube-master",
+        "real-aaaa on kube-node-1",
+        "real-aaaa on kube-node-2",
+        "real-aaaa on pod on kube-master",
+        "real-aaaa on pod on kube-node-1",
+        "real-aaaa on pod on kube-node-2",
+        "real-aaaa-as-host on kube-node-1",
+    ]
+    .map(|n| format!("{n}: {why}"))
+    .into();
+    want.push(format!("nat64-host on host: {HOST_ROUTES}"));
+    assert_eq!(skips(&cases), want);
+    // With `--host-routes` the host's NAT64 check runs, pinging the synthesised address.
+    let mut f = facts(&plan, aaaa);
+    f.host_routes = true;
+    let routed = expand(&embedded_suite("ipv6"), &["nat64-host".into()], &f);
+    assert_eq!(routed.len(), 1);
+    assert_eq!(routed[0].skip, None);
     assert_eq!(
-        skips(&cases),
-        [
-            "real-aaaa on kube-master",
-            "real-aaaa on kube-node-1",
-            "real-aaaa on kube-node-2",
-            "real-aaaa on pod on kube-master",
-            "real-aaaa on pod on kube-node-1",
-            "real-aaaa on pod on kube-node-2",
-            "real-aaaa-as-host on kube-node-1",
-        ]
-        .map(|n| format!("{n}: {why}"))
+        routed[0].run,
+        Run::Ping {
+            to: "fd00:10:64:ff9b::c612:a".into(),
+            family: Family::V6
+        }
     );
     // RFC 6052 /96: 198.18.0.10 = c6.12.00.0a.
     let c = find(&cases, "dns64-ipv4only on pod on kube-node-1");
@@ -174,6 +192,9 @@ fn ipv6_suite_with_aaaa_allowed() {
             "dns64-always on pod on kube-node-2",
         ]
         .map(|n| format!("{n}: {why}"))
+        .into_iter()
+        .chain([format!("nat64-host on host: {HOST_ROUTES}")])
+        .collect::<Vec<_>>()
     );
     assert_eq!(
         find(&cases, "real-aaaa on pod on kube-node-2").expect,
@@ -382,6 +403,7 @@ fn a_remote_engine_skips_the_host_and_what_compares_with_it() {
             "dns64-always on pod on kube-node-2: DIND_ALLOW_AAAA_USE is set: real AAAA records win (the original skipped this too)".into(),
             format!("aaaa-dualstack-host on host: {remote}"),
             format!("real-aaaa-as-host on kube-node-1: the answer to compare with, of aaaa-dualstack-host on host, is not taken: {remote}"),
+            format!("nat64-host on host: {HOST_ROUTES}"),
             format!("host-to-master on host: {remote}"),
         ]
     );

@@ -293,14 +293,14 @@ fn modes_and_when() {
     );
     assert_eq!(
         err(&format!("{HEAD}{PING}when = {{ aaaa = true }}\n")),
-        "suites/mine.toml:8:10: check \"ping-x\": when: unknown key \"aaaa\"; known: allow_aaaa, cni"
+        "suites/mine.toml:8:10: check \"ping-x\": when: unknown key \"aaaa\"; known: allow_aaaa, cni, host_routes"
     );
 }
 
 #[test]
 fn a_full_check_parses_into_the_model() {
     let s = suite(
-        "description = \"mine\"\n[cluster]\nIP_MODE = \"ipv6\"\nNUM_NODES = 3\n\n[[check]]\nid = \"x\"\nwhat = \"w\"\non = [\"node:node-1\", \"pod:master\", \"host\"]\nlookup = { name = \"{target.ipv4only}\", type = \"AAAA\", via = \"dig\" }\nexpect = { starts_with = \"{dns64.prefix}\" }\nmodes = [\"ipv6\"]\nwhen = { allow_aaaa = false, cni = [\"bridge\", \"ptp\"] }\ntimeout = \"500ms\"\n\n[[check]]\nid = \"c\"\nwhat = \"w\"\non = [\"nodes\"]\ncommand = [\"echo\", \"{{x}}\"]\nexpect = { exit = 3, output_contains = \"x\" }\n",
+        "description = \"mine\"\n[cluster]\nIP_MODE = \"ipv6\"\nNUM_NODES = 3\n\n[[check]]\nid = \"x\"\nwhat = \"w\"\non = [\"node:node-1\", \"pod:master\", \"host\"]\nlookup = { name = \"{target.ipv4only}\", type = \"AAAA\", via = \"dig\" }\nexpect = { starts_with = \"{dns64.prefix}\" }\nmodes = [\"ipv6\"]\nwhen = { allow_aaaa = false, cni = [\"bridge\", \"ptp\"], host_routes = true }\ntimeout = \"500ms\"\n\n[[check]]\nid = \"c\"\nwhat = \"w\"\non = [\"nodes\"]\ncommand = [\"echo\", \"{{x}}\"]\nexpect = { exit = 3, output_contains = \"x\" }\n",
     );
     assert_eq!(s.name, "mine");
     assert_eq!(s.source, Source::File(PathBuf::from("mine.toml")));
@@ -336,7 +336,8 @@ fn a_full_check_parses_into_the_model() {
         c.when,
         When {
             allow_aaaa: Some(false),
-            cni: Some(vec![CniPlugin::Bridge, CniPlugin::Ptp])
+            cni: Some(vec![CniPlugin::Bridge, CniPlugin::Ptp]),
+            host_routes: Some(true),
         }
     );
     assert_eq!(c.timeout, Duration::from_millis(500));

@@ -97,6 +97,7 @@ fn run_with(fake: &Fake, plan: &Plan, text: &str) -> (runner::Stats, Recorder) {
         plan,
         targets: TargetsKind::Local,
         host_possible: Err("the engine is remote".into()),
+        host_routes: false,
     };
     let stats = tokio::runtime::Builder::new_current_thread()
         .enable_all()
