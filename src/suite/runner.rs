@@ -56,11 +56,14 @@ pub struct Target<'a> {
 }
 
 /// The runner inside a node: cases come on stdin as `index<TAB>seconds<TAB>base64 of the
-/// command`; each runs under `timeout` in the background, its exit code, milliseconds and
-/// base64 output go to a file of its own; at the end one line per case, in index order. One
-/// `printf` per result into its own file: concurrent cases never interleave.
+/// command`; each runs under `timeout` in the background (at most 32 at once), its exit code,
+/// milliseconds and base64 output go to a file of its own; at the end one line per case, in
+/// index order. One `printf` per result into its own file: concurrent cases never interleave.
 const NODE_RUNNER: &str = r#"d=$(mktemp -d)
+n=0
 while IFS=$'\t' read -r i t c; do
+  if [ "$n" -ge 32 ]; then wait -n; n=$((n - 1)); fi
+  n=$((n + 1))
   ( s=$(date +%s%N)
     o=$(timeout -k 1 "$t" bash -c "$(printf %s "$c" | base64 -d)" 2>&1)
     r=$?

@@ -216,3 +216,19 @@ ping = { to = "{node.master.ipv4}", family = 4 }
     };
     assert_eq!(reason, "the engine is remote");
 }
+
+/// More cases than the runner runs at once (32): every one still gets its own result.
+#[test]
+fn a_node_with_more_cases_than_run_at_once_answers_each() {
+    let (plan, _) = cluster(&[("NUM_NODES", "0")]);
+    let mut fake = Fake::with_image(&plan.image);
+    fake.handler = Arc::new(node_handler);
+    let mut text = String::from("description = \"many\"\n");
+    for i in 0..40 {
+        text += &format!(
+            "[[check]]\nid = \"c{i}\"\nwhat = \"echo {i}\"\non = [\"node:master\"]\ncommand = [\"echo\", \"{i}\"]\nexpect = {{ output_equals = \"{i}\" }}\n"
+        );
+    }
+    let (stats, rec) = run_with(&fake, &plan, &text);
+    assert_eq!((stats.passed, stats.failed), (40, 0), "{:?}", finished(&rec));
+}
