@@ -1,10 +1,12 @@
 //! `kdc test run` on a real engine: the embedded suites pass in every IP mode and with the
 //! original's options (real AAAA, a 10.x NAT64 prefix, the ptp plugin); a stopped tayga or
 //! bind9 fails exactly the checks that need it, and the failed run leaves its dump in the log
-//! (split back by `kdc split-dump64`) and in the artifacts; two cells run at once; the JUnit
-//! passes `ci/check-junit.sh`; nothing is left behind.
+//! (split back by `kdc split-dump64`) and in the artifacts; `--host-routes` lets the host reach
+//! NAT64 and takes its route away again; two cells run at once; Ctrl-C during `up` or the
+//! checks still removes the cluster; the JUnit passes `ci/check-junit.sh`; nothing is left
+//! behind.
 //!
-//! Cluster IDs 1, 2, 7, 9, 10, 12, 31 and 32 are this file's (IPv6 clusters with the default
+//! Cluster IDs 1, 2, 7, 9, 10, 12 and 31-33 are this file's (IPv6 clusters with the default
 //! NAT64 prefix 172.18 need an ID of at most 13).
 
 mod common;
@@ -348,5 +350,55 @@ fn live_two_ipv6_cells_at_once() {
             )
         );
         assert_eq!(labelled(&format!("cluster-{id}")), Vec::<String>::new());
+    }
+}
+
+/// Ctrl-C while the cluster comes up, and while the checks run: the cell still removes its
+/// cluster, writes its JUnit, and exits 130.
+#[test]
+fn live_interrupted_cell_removes_its_cluster() {
+    use std::io::BufRead;
+    if !docker_ready() {
+        return;
+    }
+    let vars = [("CLUSTER_ID", "33"), ("NUM_NODES", "1")];
+    for when in ["Starting 2 node containers", "Running "] {
+        ok(kdc(&vars, &["clean"]));
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = kdc_command(
+            &vars,
+            &[
+                "test",
+                "run",
+                "ipv4",
+                "--artifacts",
+                dir.path().to_str().unwrap(),
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                err.read_line(&mut line).unwrap() > 0,
+                "no {when:?} in {seen}"
+            );
+            seen += &line;
+            if line.starts_with(&format!("kdc: {when}")) {
+                break;
+            }
+        }
+        // SAFETY: kill(2) on our own child, which has not been waited for.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+        std::io::Read::read_to_string(&mut err, &mut seen).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "interrupted at {when:?}: {seen}");
+        assert!(seen.ends_with("error: interrupted\n"), "{seen}");
+        assert_eq!(labelled("cluster-33"), Vec::<String>::new(), "{seen}");
+        assert!(dir.path().join("junit_kdc.xml").is_file());
     }
 }

@@ -230,5 +230,10 @@ fn a_node_with_more_cases_than_run_at_once_answers_each() {
         );
     }
     let (stats, rec) = run_with(&fake, &plan, &text);
-    assert_eq!((stats.passed, stats.failed), (40, 0), "{:?}", finished(&rec));
+    assert_eq!(
+        (stats.passed, stats.failed),
+        (40, 0),
+        "{:?}",
+        finished(&rec)
+    );
 }
