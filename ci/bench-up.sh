@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark: `kdc up --bootstrapper none` (1 master + 2 workers), fresh and restart (down → up),
-# against a plain sequential docker CLI script that creates the same network, volumes and
+# against a plain sequential docker CLI script that creates the same networks, volumes and
 # containers one after another, in kubeadm-dind-cluster's order, and waits for systemd in each.
+# kdc also starts four support containers (bind9, the router, and the two shared targets, which
+# a lone cluster makes and removes itself); the script starts four containers from the support
+# image too, before the nodes as the original started bind9 and tayga, but only `sleep` in them
+# and does not set up the nodes' routes or pod sandboxes (0.2 s of kdc's time).
 # All figures come from the same run on the same machine; ratios are what matter.
 #   usage: [SETTLE=35] bash ci/bench-up.sh [ROUNDS]   (default 5; needs Docker and kdc/node:bookworm)
 set -euo pipefail
@@ -28,6 +32,12 @@ wait_systemd() { # node: poll as a script would
 # the workers one after another; their joins, which wait for them, run in parallel.
 sequential_up() {
   docker network create --subnet=10.192.9.0/24 --gateway=10.192.9.1 --label bench=1 bench-net >/dev/null
+  docker network create --subnet=198.19.0.0/24 --label bench=1 bench-targets >/dev/null
+  for s in bench-dns:bench-net:10.192.9.253 bench-gw:bench-net:10.192.9.254 \
+           bench-t1:bench-targets:198.19.0.10 bench-t2:bench-targets:198.19.0.11; do
+    IFS=: read -r name net ip <<<"$s"
+    docker run -d --name "$name" --net "$net" --ip "$ip" -l bench=1 kdc/support:bookworm sleep infinity >/dev/null
+  done
   local i=2 publish=(-p 127.0.0.1::6443) # only the master publishes the API server port
   for n in bench-master bench-node-1 bench-node-2; do
     docker volume create --label bench=1 "vol-$n" >/dev/null
@@ -41,9 +51,9 @@ sequential_up() {
   wait_systemd bench-node-1 & wait_systemd bench-node-2 & wait
 }
 sequential_clean() {
-  docker rm -f bench-master bench-node-1 bench-node-2 >/dev/null 2>&1 || true
+  docker rm -f bench-master bench-node-1 bench-node-2 bench-dns bench-gw bench-t1 bench-t2 >/dev/null 2>&1 || true
   docker volume rm vol-bench-master vol-bench-node-1 vol-bench-node-2 >/dev/null 2>&1 || true
-  docker network rm bench-net >/dev/null 2>&1 || true
+  docker network rm bench-net bench-targets >/dev/null 2>&1 || true
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }

@@ -77,7 +77,7 @@ fn test_list_shows_every_suite_and_check() {
         ),
         "{text}"
     );
-    assert_eq!(lines.len(), 4 + 6 + 8 + 14 + 16);
+    assert_eq!(lines.len(), 4 + 6 + 8 + 15 + 16);
 }
 
 #[test]

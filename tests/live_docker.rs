@@ -4,87 +4,16 @@
 //! (CI never does). Assertions use the docker CLI, independent of kdc's own bollard code.
 //! Each test uses its own cluster ID so they can run in parallel.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{docker, docker_ready, kdc, labelled, ok};
 use serde_json::Value;
-
-/// Returns false (test skipped) only when the caller opted out; panics when Docker is missing.
-fn docker_ready() -> bool {
-    if std::env::var("KDC_SKIP_LIVE").is_ok_and(|v| v == "1") {
-        eprintln!("KDC_SKIP_LIVE=1: live Docker test skipped on request");
-        return false;
-    }
-    let ok = Command::new("docker")
-        .arg("info")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "live tests need a running Docker daemon: run `bash ci/setup-host.sh` (or set KDC_SKIP_LIVE=1 to opt out)"
-    );
-    let image = Command::new("docker")
-        .args(["image", "inspect", "kdc/node:bookworm"])
-        .output()
-        .unwrap();
-    assert!(
-        image.status.success(),
-        "live tests need the node image: run `bash ci/setup-host.sh`"
-    );
-    true
-}
-
-fn kdc(vars: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kdc"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CI", "true");
-    if let Ok(h) = std::env::var("DOCKER_HOST") {
-        c.env("DOCKER_HOST", h);
-    }
-    c.envs(vars.iter().copied())
-        .args(args)
-        .current_dir(std::env::temp_dir());
-    c.output().expect("run kdc")
-}
-
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "kdc failed: {}\nstdout: {}\nstderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
-
-fn docker(args: &[&str]) -> String {
-    let o = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
 
 fn plan(vars: &[(&str, &str)]) -> Value {
     serde_json::from_str(&ok(kdc(vars, &["plan", "--json"]))).unwrap()
-}
-
-/// Names of containers, volumes and networks carrying the cluster's kdc label.
-fn labelled(label: &str) -> Vec<String> {
-    let f = format!("label=io.kdc.cluster={label}");
-    let mut all = Vec::new();
-    for args in [
-        vec!["ps", "-a", "--filter", &f, "--format", "{{.Names}}"],
-        vec!["volume", "ls", "-q", "--filter", &f],
-        vec!["network", "ls", "--filter", &f, "--format", "{{.Name}}"],
-    ] {
-        all.extend(docker(&args).lines().map(String::from));
-    }
-    all
 }
 
 /// Brings a cluster up, checks it against its plan and that nodes ping on every family, cleans.
@@ -197,6 +126,14 @@ fn live_three_clusters_side_by_side_then_clean() {
         &[("CLUSTER_ID", "20"), ("NUM_NODES", "1")],
         &[("DIND_LABEL", "third"), ("NUM_NODES", "1")],
     ];
+    // The original's test uses the default cluster, which may be a developer's own: refuse
+    // rather than remove it.
+    let default = labelled("mirantis.kubeadm_dind_cluster_runtime");
+    assert!(
+        default.is_empty(),
+        "this test brings up the default cluster and would remove the one on this engine ({}); run `kdc clean` first",
+        default.join(", ")
+    );
     for vars in clusters {
         ok(kdc(vars, &["clean"]));
     }

@@ -69,6 +69,30 @@ pub struct UpState {
     pub pods: std::collections::BTreeMap<String, Vec<std::net::IpAddr>>,
 }
 
+impl UpState {
+    /// Adds what an action run alongside others found, starting from the same state as this.
+    fn merge(&mut self, other: UpState) {
+        self.apiserver_port = self.apiserver_port.or(other.apiserver_port);
+        self.privilege = self.privilege.or(other.privilege);
+        for (mine, theirs) in [
+            (&mut self.restarted, other.restarted),
+            (&mut self.fresh, other.fresh),
+        ] {
+            for n in theirs {
+                if !mine.contains(&n) {
+                    mine.push(n);
+                }
+            }
+        }
+        for a in other.awaiting {
+            if !self.awaiting.contains(&a) {
+                self.awaiting.push(a);
+            }
+        }
+        self.pods.extend(other.pods);
+    }
+}
+
 /// What an action works with: the two seams, the plan, the options, the ledger, the events, and
 /// what earlier actions found.
 pub struct ActionContext<'a> {
@@ -118,6 +142,37 @@ pub trait Action: Send + Sync {
     /// The progress line, e.g. "Creating network kubeadm-dind-net".
     fn describe(&self, cx: &ActionContext<'_>) -> String;
     async fn run(&self, cx: &mut ActionContext<'_>) -> Result<(), ActionError>;
+    /// For [`Together`]: the actions run at the same time, each with its own progress line.
+    fn parts(&self) -> &[Box<dyn Action>] {
+        &[]
+    }
+}
+
+/// Actions that need nothing from each other, run at the same time (the support containers
+/// and the nodes: on two cores the engine's container starts overlap their waits).
+pub struct Together(pub Vec<Box<dyn Action>>);
+
+#[async_trait::async_trait]
+impl Action for Together {
+    fn name(&self) -> &'static str {
+        "together"
+    }
+
+    fn describe(&self, cx: &ActionContext<'_>) -> String {
+        let parts: Vec<String> = self.0.iter().map(|a| a.describe(cx)).collect();
+        parts.join("; ")
+    }
+
+    async fn run(&self, cx: &mut ActionContext<'_>) -> Result<(), ActionError> {
+        for a in &self.0 {
+            a.run(cx).await?;
+        }
+        Ok(())
+    }
+
+    fn parts(&self) -> &[Box<dyn Action>] {
+        &self.0
+    }
 }
 
 /// Runs the actions in order, one progress line each; stops at the first failure, and before
@@ -130,11 +185,51 @@ pub async fn run_actions(
         if cx.stop.requested() {
             return Err(ClusterError::Interrupted);
         }
+        if !action.parts().is_empty() {
+            run_together(action.parts(), cx).await?;
+            continue;
+        }
         let detail = action.describe(cx);
         let events = cx.events.clone();
         step(&events, action.name(), detail, action.run(cx)).await?;
     }
     Ok(())
+}
+
+/// Runs `parts` at the same time, each on its own copy of the state, and lets every one finish
+/// (a part cancelled mid-request would leave its progress line open); the first error wins.
+async fn run_together(
+    parts: &[Box<dyn Action>],
+    cx: &mut ActionContext<'_>,
+) -> Result<(), ClusterError> {
+    let runs = parts.iter().map(|action| {
+        let mut sub = ActionContext {
+            provider: cx.provider,
+            exec: cx.exec,
+            plan: cx.plan,
+            options: cx.options,
+            ledger: cx.ledger,
+            events: cx.events.clone(),
+            stop: cx.stop.clone(),
+            state: cx.state.clone(),
+        };
+        async move {
+            let detail = action.describe(&sub);
+            let events = sub.events.clone();
+            let r = step(&events, action.name(), detail, action.run(&mut sub)).await;
+            (r, sub.state)
+        }
+    });
+    let mut first_error = None;
+    for (r, state) in futures_util::future::join_all(runs).await {
+        match r {
+            Ok(()) => cx.state.merge(state),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Runs one named step, reporting its start and end; also used by `down` and `clean`.

@@ -23,7 +23,7 @@ use crate::runtime::{ContainerState, NodeExec, Privilege, Provider, ProviderErro
 use crate::signal::Stop;
 
 pub use action::{
-    Action, ActionContext, ActionError, Bootstrapper, ClusterError, UpOptions, UpState,
+    Action, ActionContext, ActionError, Bootstrapper, ClusterError, Together, UpOptions, UpState,
     run_actions, step,
 };
 pub use clean::{Cleaned, all_labels, clean, down};
@@ -80,8 +80,10 @@ pub async fn up(
             actions.push(Box::new(actions::RemoveOldNodes(stale)));
         }
         actions.push(Box::new(actions::Volumes));
-        actions.push(Box::new(actions::Support));
-        actions.push(Box::new(actions::Nodes));
+        actions.push(Box::new(Together(vec![
+            Box::new(actions::Support),
+            Box::new(actions::Nodes),
+        ])));
         actions.push(Box::new(actions::Systemd));
         actions.push(Box::new(actions::SupportReady));
         actions.push(Box::new(actions::NodeNetwork));

@@ -857,10 +857,7 @@ async fn apiserver_port_survives_down_and_is_missing_after_clean() {
 async fn host_routes_are_held_by_a_container_that_down_stops_first() {
     let plan = plan_for(&[("IP_MODE", "ipv6")]);
     let f = fake_with_image(&plan);
-    let with = UpOptions {
-        host_routes: true,
-        ..opts()
-    };
+    let with = with_host_routes();
     let (r, rec) = run_up_with(&f, &plan, &with, &Stop::manual()).await;
     let out = r.unwrap();
     assert_eq!(
@@ -943,10 +940,7 @@ async fn host_routes_are_held_by_a_container_that_down_stops_first() {
 async fn host_routes_on_an_ipv4_cluster_add_nothing_and_say_so() {
     let plan = plan_for(&[]);
     let f = fake_with_image(&plan);
-    let with = UpOptions {
-        host_routes: true,
-        ..opts()
-    };
+    let with = with_host_routes();
     let (r, rec) = run_up_with(&f, &plan, &with, &Stop::manual()).await;
     r.unwrap();
     assert!(!f.state().containers.contains_key("kdc-host-routes"));
@@ -963,10 +957,7 @@ async fn host_routes_on_an_ipv4_cluster_add_nothing_and_say_so() {
 async fn clean_undoes_host_routes_first() {
     let plan = plan_for(&[("IP_MODE", "dual-stack")]);
     let f = fake_with_image(&plan);
-    let with = UpOptions {
-        host_routes: true,
-        ..opts()
-    };
+    let with = with_host_routes();
     run_up_with(&f, &plan, &with, &Stop::manual())
         .await
         .0
@@ -990,10 +981,7 @@ async fn a_second_cluster_cannot_take_the_same_host_route() {
     let a = plan_for(&[("IP_MODE", "ipv6"), ("CLUSTER_ID", "3")]);
     let b = plan_for(&[("IP_MODE", "ipv6"), ("CLUSTER_ID", "4")]);
     let f = fake_with_image(&a);
-    let with = UpOptions {
-        host_routes: true,
-        ..opts()
-    };
+    let with = with_host_routes();
     run_up_with(&f, &a, &with, &Stop::manual()).await.0.unwrap();
     let err = run_up_with(&f, &b, &with, &Stop::manual())
         .await
@@ -1009,4 +997,73 @@ async fn a_second_cluster_cannot_take_the_same_host_route() {
             .keys()
             .any(|n| n.ends_with("cluster-4"))
     );
+}
+
+/// The support containers and the nodes start together: both progress lines open before
+/// either closes, and what each found (the nodes' privilege, the support containers to
+/// await) reaches the actions after them.
+#[tokio::test]
+async fn support_and_nodes_start_together() {
+    let plan = plan_for(&[("IP_MODE", "ipv6")]);
+    let f = fake_with_image(&plan);
+    let (r, rec) = run_up(&f, &plan).await;
+    assert_eq!(r.unwrap().privilege, Privilege::Privileged);
+    let order: Vec<String> = rec
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::ActionStarted { name, .. } if name == "support" || name == "nodes" => {
+                Some(format!("start {name}"))
+            }
+            EventKind::ActionFinished { name, .. } if name == "support" || name == "nodes" => {
+                Some(format!("end {name}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(&order[..2], ["start support", "start nodes"], "{order:?}");
+    let awaited: Vec<String> = rec
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::ActionStarted { name, detail } if name == "support-ready" => Some(detail),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(awaited, ["Waiting for bind9 and tayga"]);
+}
+
+/// When one of the actions run together fails, the other still finishes (its line closes)
+/// and the failure is the one reported.
+#[tokio::test]
+async fn a_failure_beside_another_action_lets_that_one_finish() {
+    let plan = plan_for(&[]);
+    let mut f = fake_with_image(&plan);
+    f.fail_start = vec!["kube-node-2".into()];
+    let (r, rec) = run_up(&f, &plan).await;
+    let err = r.unwrap_err();
+    assert_eq!(err.to_string(), "starting 3 node containers failed");
+    let finished: Vec<(String, bool)> = rec
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::ActionFinished { name, error, .. } => Some((name, error.is_none())),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        finished.contains(&("support".to_string(), true)),
+        "{finished:?}"
+    );
+    assert!(
+        finished.contains(&("nodes".to_string(), false)),
+        "{finished:?}"
+    );
+}
+
+fn with_host_routes() -> UpOptions {
+    UpOptions {
+        host_routes: true,
+        ..opts()
+    }
 }

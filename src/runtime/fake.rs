@@ -282,6 +282,8 @@ impl Provider for Fake {
         Ok(format!("id-{}", spec.name))
     }
     async fn run_container(&self, spec: &ContainerSpec) -> Result<String, ProviderError> {
+        // A real engine takes a while: let other tasks of the same `up` run meanwhile.
+        tokio::task::yield_now().await;
         let mut s = self.state();
         if s.containers.contains_key(&spec.name) {
             return Err(fail(

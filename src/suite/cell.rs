@@ -85,76 +85,51 @@ pub async fn run(
     });
     let mut result = CellResult::default();
 
-    // Up.
+    // Up: the cluster comes up, or is there already; a failure is a failed `Up` case.
     let t = Instant::now();
-    // Whether there is a cluster to dump.
-    let mut exists = true;
-    if opts.use_existing {
+    // A failed `up` leaves its cluster for the dump (Down removes it); a missing one has none.
+    let failed_up: Option<(String, String, bool)> = if opts.use_existing {
         match cluster::node_names(provider, &plan.cluster.label).await {
-            Ok(n) if !n.is_empty() => {}
-            Ok(_) => {
-                result.up_failed = true;
-                exists = false;
-                step_case(
-                    events,
-                    "Up",
-                    t,
-                    Outcome::Failed {
-                        message: format!(
-                            "--use-existing: cluster {} has no node containers; run `{}`",
-                            plan.cluster.label,
-                            plan.cluster.command("up")
-                        ),
-                    },
-                    String::new(),
-                );
-            }
-            Err(e) => {
-                result.up_failed = true;
-                exists = false;
-                step_case(
-                    events,
-                    "Up",
-                    t,
-                    Outcome::Failed {
-                        message: e.to_string(),
-                    },
-                    String::new(),
-                );
-            }
+            Ok(n) if !n.is_empty() => None,
+            Ok(_) => Some((
+                format!(
+                    "--use-existing: cluster {} has no node containers; run `{}`",
+                    plan.cluster.label,
+                    plan.cluster.command("up")
+                ),
+                String::new(),
+                false,
+            )),
+            Err(e) => Some((e.to_string(), String::new(), false)),
         }
     } else {
-        // A failed cluster stays for the dump; Down removes it afterwards.
         let up = UpOptions {
             retain: false,
             rollback: false,
             ..opts.up.clone()
         };
         match cluster::up(provider, exec, plan, &up, events, stop).await {
-            Ok(outcome) => step_case(
-                events,
-                "Up",
-                t,
-                Outcome::Passed,
-                cluster::summary::render(plan, Some(&outcome)),
-            ),
+            Ok(outcome) => {
+                let summary = cluster::summary::render(plan, Some(&outcome));
+                step_case(events, "Up", t, Outcome::Passed, summary);
+                None
+            }
             Err(cluster::ClusterError::Interrupted) => {
                 result.interrupted = true;
+                None
             }
             Err(e) => {
-                result.up_failed = true;
                 let chain = crate::error::DisplayChain(&e).to_string();
-                step_case(
-                    events,
-                    "Up",
-                    t,
-                    Outcome::Failed {
-                        message: e.to_string(),
-                    },
-                    chain,
-                );
+                Some((e.to_string(), chain, true))
             }
         }
+    };
+    // Whether there is a cluster to dump.
+    let mut exists = true;
+    if let Some((message, output, left)) = failed_up {
+        result.up_failed = true;
+        exists = left;
+        step_case(events, "Up", t, Outcome::Failed { message }, output);
     }
 
     // The suites.

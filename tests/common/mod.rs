@@ -28,12 +28,17 @@ pub fn docker_ready() -> bool {
     true
 }
 
-/// `kdc` with a clean environment (PATH, CI=true and the given variables), in the temp dir.
+/// `kdc` with a clean environment (PATH, CI=true, DOCKER_HOST if set, and the given
+/// variables), in the temp dir.
 pub fn kdc_command(vars: &[(&str, &str)], args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kdc"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("CI", "true");
+    // The engine the docker CLI of these tests talks to.
+    if let Ok(h) = std::env::var("DOCKER_HOST") {
+        c.env("DOCKER_HOST", h);
+    }
     c.envs(vars.iter().copied())
         .args(args)
         .current_dir(std::env::temp_dir());

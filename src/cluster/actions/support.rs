@@ -45,14 +45,17 @@ impl Action for Support {
         let dns = support::dns_spec(plan);
         let router = support::router_spec(plan);
         let cx_ref = &*cx;
-        let made = async {
-            ensure_targets(provider, plan).await?;
-            futures_util::future::try_join(
-                ensure(cx_ref, &dns, None),
+        // bind9 needs nothing else; the router needs the targets' network (not their
+        // containers) to attach to.
+        let made = futures_util::future::try_join(ensure(cx_ref, &dns, None), async {
+            ensure_targets_network(provider, plan).await?;
+            let (r, ()) = futures_util::future::try_join(
                 ensure(cx_ref, &router, Some(&plan.targets.network)),
+                ensure_target_containers(provider, plan),
             )
-            .await
-        }
+            .await?;
+            Ok(r)
+        })
         .await;
         if let Some(lock) = lock {
             lock.release(provider).await?;
@@ -101,10 +104,9 @@ async fn ensure(
     Ok(true)
 }
 
-/// The shared targets network and its two containers, made by the first cluster that needs
-/// them. Another kdc may be making them at the same moment: a name or subnet already taken is
-/// then checked, not an error.
-async fn ensure_targets(
+/// The shared targets network, made by the first cluster that needs it. Another kdc may be
+/// making it at the same moment: a name or subnet already taken is then checked, not an error.
+async fn ensure_targets_network(
     provider: &dyn Provider,
     plan: &crate::plan::Plan,
 ) -> Result<(), ActionError> {
@@ -138,22 +140,30 @@ async fn ensure_targets(
             )));
         }
     }
-    for spec in target_specs(t) {
+    Ok(())
+}
+
+/// The two target containers, at once; as for their network, one another kdc is making is
+/// not an error.
+async fn ensure_target_containers(
+    provider: &dyn Provider,
+    plan: &crate::plan::Plan,
+) -> Result<(), ActionError> {
+    let specs = target_specs(&plan.targets);
+    let runs = specs.iter().map(|spec| async move {
         match provider.container(&spec.name).await? {
-            Some(c) if c.state == "running" => {}
-            Some(_) => match provider.start_container(&spec.name).await {
-                Ok(()) => {}
-                Err(e) => return Err(e.into()),
-            },
-            None => match provider.run_container(&spec).await {
-                Ok(_) => {}
-                Err(ProviderError {
+            Some(c) if c.state == "running" => Ok(()),
+            Some(_) => Ok(provider.start_container(&spec.name).await?),
+            None => match provider.run_container(spec).await {
+                Ok(_)
+                | Err(ProviderError {
                     kind: ErrorKind::Conflict,
                     ..
-                }) => {}
-                Err(e) => return Err(e.into()),
+                }) => Ok(()),
+                Err(e) => Err(ActionError::from(e)),
             },
         }
-    }
+    });
+    futures_util::future::try_join_all(runs).await?;
     Ok(())
 }
