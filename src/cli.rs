@@ -265,15 +265,6 @@ pub enum Test {
     Run(TestRunArgs),
 }
 
-/// Which targets the suites use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TargetsArg {
-    /// kdc's own (ipv4only.kdc.test, dualstack.kdc.test): no internet needed.
-    Local,
-    /// The original's internet hosts (ipv4.test-ipv6.noroutetohost.net, …), for hosts with egress.
-    Internet,
-}
-
 #[derive(Debug, Args)]
 pub struct TestRunArgs {
     /// What to run: a suite (`ipv6`) or one of its checks (`ipv6/dns64-ipv4only`); repeat for
@@ -298,7 +289,7 @@ pub struct TestRunArgs {
     pub use_existing: bool,
     /// The targets the checks look up and ping.
     #[arg(long, value_enum, default_value = "local")]
-    pub targets: TargetsArg,
+    pub targets: crate::suite::TargetsKind,
     /// Seconds each node may take to reach systemd `running`.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub wait_systemd: u64,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{ClusterError, remove_containers, step, with_lock};
 use crate::report::Emitter;
-use crate::runtime::{ErrorKind, Provider, ProviderError, labels};
+use crate::runtime::{ContainerState, ErrorKind, Provider, ProviderError, labels};
 
 /// `down`: removes the node containers and keeps volumes, network and support containers, so the
 /// next `up` restarts from the volumes (kubeadm-dind-cluster's semantics). Routes and rules
@@ -19,21 +19,27 @@ pub async fn down(
     events: &Emitter,
 ) -> Result<usize, ClusterError> {
     with_lock(provider, label, image, "down", events, async {
-        let nodes = step(
+        let filter = super::spec::cluster_filter(label);
+        let listed = step(
             events,
             "list",
             format!("Finding nodes of cluster {label}"),
-            async { Ok(super::node_names(provider, label).await?) },
+            async { Ok(provider.list_containers(&filter).await?) },
         )
         .await?;
-        undo_host_routes(provider, label, events).await?;
+        undo_host_routes(provider, &listed, events).await?;
+        let nodes: Vec<&str> = listed
+            .iter()
+            .filter(|c| super::is_node(c))
+            .map(|c| c.name.as_str())
+            .collect();
         let n = nodes.len();
         if n > 0 {
             step(
                 events,
                 "remove-nodes",
                 format!("Removing {n} node container{}", crate::text::plural(n)),
-                async { remove_containers(provider, nodes.iter().map(String::as_str)).await },
+                async { remove_containers(provider, nodes.iter().copied()).await },
             )
             .await?;
         }
@@ -42,35 +48,28 @@ pub async fn down(
     .await
 }
 
-/// Stops the cluster's host routes container, if it has one, so it deletes the rules it
-/// added (see [`super::host_routes`]) before anything else goes; returns its name.
+/// Stops the cluster's host routes container among `listed`, if it has one, so it deletes the
+/// rules it added (see [`super::host_routes`]) before anything else goes; returns its name.
 async fn undo_host_routes(
     provider: &dyn Provider,
-    label: &str,
+    listed: &[ContainerState],
     events: &Emitter,
 ) -> Result<Vec<String>, ClusterError> {
-    let filter = super::spec::cluster_filter(label);
-    let has = provider
-        .list_containers(&filter)
-        .await
-        .map_err(|e| ClusterError::Action {
-            detail: "listing the cluster's containers".into(),
-            source: e.into(),
-        })?;
-    let role = Some(super::host_routes::ROLE);
-    if !has
+    let names: Vec<String> = listed
         .iter()
-        .any(|c| c.labels.get(labels::ROLE).map(String::as_str) == role)
-    {
-        return Ok(Vec::new());
+        .filter(|c| super::host_routes::holds_routes(c))
+        .map(|c| c.name.clone())
+        .collect();
+    if !names.is_empty() {
+        step(
+            events,
+            "host-routes",
+            "Removing the routes and rules added to the engine's host".to_string(),
+            async { Ok(super::host_routes::release(provider, &names).await?) },
+        )
+        .await?;
     }
-    step(
-        events,
-        "host-routes",
-        "Removing the routes and rules added to the engine's host".to_string(),
-        async { Ok(super::host_routes::release(provider, label).await?) },
-    )
-    .await
+    Ok(names)
 }
 
 /// What `clean` removed.
@@ -95,7 +94,14 @@ pub async fn clean(
     let filter = super::spec::cluster_filter(label);
     let lock = super::lock::name(label);
     with_lock(provider, label, image, "clean", events, async {
-        let released = undo_host_routes(provider, label, events).await?;
+        let listed = provider
+            .list_containers(&filter)
+            .await
+            .map_err(|e| ClusterError::Action {
+                detail: "listing the cluster's containers".into(),
+                source: e.into(),
+            })?;
+        let released = undo_host_routes(provider, &listed, events).await?;
         step(
             events,
             "clean",

@@ -20,12 +20,11 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::spec::cluster_filter;
 use super::support::{CONFIG_LABEL, config_hash};
 use crate::config::IpMode;
 use crate::images::SUPPORT_IMAGE;
 use crate::plan::Plan;
-use crate::runtime::{ContainerSpec, Provider, ProviderError, labels};
+use crate::runtime::{ContainerSpec, ContainerState, Provider, ProviderError, labels};
 
 /// The role label of the host routes container.
 pub const ROLE: &str = "host-routes";
@@ -222,34 +221,26 @@ pub async fn taken(
     Ok(None)
 }
 
-/// Stops (giving each time to undo its rules) and removes the host routes containers of
-/// cluster `label`; returns their names.
-pub async fn release(provider: &dyn Provider, label: &str) -> Result<Vec<String>, ProviderError> {
-    let mine: Vec<String> = provider
-        .list_containers(&cluster_filter(label))
-        .await?
-        .into_iter()
-        .filter(|c| c.labels.get(labels::ROLE).map(String::as_str) == Some(ROLE))
-        .map(|c| c.name)
-        .collect();
-    for name in &mine {
+/// Whether `c` is a host routes container.
+pub fn holds_routes(c: &ContainerState) -> bool {
+    c.role() == Some(ROLE)
+}
+
+/// Stops the host routes containers `names`, giving each time to undo its rules, and removes
+/// them.
+pub async fn release(provider: &dyn Provider, names: &[String]) -> Result<(), ProviderError> {
+    for name in names {
         provider.stop_container(name, STOP_GRACE).await?;
         provider.remove_container(name).await?;
     }
-    Ok(mine)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Inputs, resolve};
 
-    fn plan(env: &[(&str, &str)]) -> Plan {
-        let cfg = resolve(&Inputs::default().with_env(env.iter().copied()))
-            .unwrap()
-            .config;
-        crate::plan::plan(&cfg).unwrap()
-    }
+    use crate::plan::for_env as plan;
 
     fn shown(p: &Plan) -> Vec<String> {
         rules(p).iter().map(ToString::to_string).collect()

@@ -71,9 +71,7 @@ pub async fn up(
             .filter(|c| is_node(c))
             .map(|c| c.name.clone())
             .collect();
-        let had_host_routes = listed
-            .iter()
-            .any(|c| c.labels.get(labels::ROLE).map(String::as_str) == Some(host_routes::ROLE));
+        let had_host_routes = listed.iter().any(host_routes::holds_routes);
         let mut actions: Vec<Box<dyn Action>> =
             vec![Box::new(actions::Image), Box::new(actions::Network)];
         if !stale.is_empty() {
@@ -259,10 +257,7 @@ pub(crate) async fn with_lock<T>(
 }
 
 pub(crate) fn is_node(c: &ContainerState) -> bool {
-    matches!(
-        c.labels.get(labels::ROLE).map(String::as_str),
-        Some("control-plane" | "worker")
-    )
+    matches!(c.role(), Some("control-plane" | "worker"))
 }
 
 /// A node container and the cluster it belongs to: a row of `kdc get nodes`.

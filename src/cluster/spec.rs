@@ -21,6 +21,15 @@ pub struct HostFacts {
     pub lib_modules: bool,
 }
 
+impl HostFacts {
+    /// What this host offers nodes on the engine at `endpoint`.
+    pub fn of(endpoint: &crate::runtime::endpoint::Endpoint) -> HostFacts {
+        HostFacts {
+            lib_modules: endpoint.is_local() && std::path::Path::new("/lib/modules").is_dir(),
+        }
+    }
+}
+
 /// Labels on every resource of the cluster: the original's bare label key (so its tooling and
 /// filters still see the cluster), kdc's own `io.kdc.cluster`, and the cluster's ID and IP mode
 /// (so `status` knows them without a configuration).
@@ -151,15 +160,9 @@ pub fn node_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Inputs, resolve};
     use std::net::IpAddr;
 
-    fn plan_for(vars: &[(&str, &str)]) -> Plan {
-        let cfg = resolve(&Inputs::default().with_env(vars.iter().copied()))
-            .unwrap()
-            .config;
-        crate::plan::plan(&cfg).unwrap()
-    }
+    use crate::plan::for_env as plan_for;
 
     #[test]
     fn ipv4_master_spec_has_the_node_flags_and_publishes_the_api_server() {

@@ -67,10 +67,6 @@ pub struct ClusterStatus {
     pub leftovers: Vec<String>,
 }
 
-fn is_node_role(role: &str) -> bool {
-    matches!(role, "control-plane" | "worker")
-}
-
 /// Orders `cluster-5` before `cluster-11`: digit runs compare as numbers.
 pub fn natural_key(s: &str) -> Vec<(String, u64)> {
     let mut out = Vec::new();
@@ -145,27 +141,23 @@ impl Parts {
         let mut nodes: Vec<Member> = self
             .containers
             .iter()
-            .filter(|c| c.labels.get(labels::ROLE).is_some_and(|r| is_node_role(r)))
+            .filter(|c| super::is_node(c))
             .map(member)
             .collect();
         nodes.sort_by_key(|n| (n.role != "control-plane", natural_key(&n.name)));
         let support: Vec<Member> = self
             .containers
             .iter()
-            .filter(|c| {
-                matches!(
-                    c.labels.get(labels::ROLE).map(String::as_str),
-                    Some(ROLE_DNS | ROLE_ROUTER | HOST_ROUTES)
-                )
-            })
+            .filter(|c| matches!(c.role(), Some(ROLE_DNS | ROLE_ROUTER | HOST_ROUTES)))
             .map(member)
             .collect();
         let mut leftovers = Vec::new();
         for c in &self.containers {
-            let role = c.labels.get(labels::ROLE).map(String::as_str).unwrap_or("");
             if let Some(holder) = lock::holder_of(&c.labels) {
                 leftovers.push(format!("lock {} held by {holder}", c.name));
-            } else if !is_node_role(role) && !matches!(role, ROLE_DNS | ROLE_ROUTER | HOST_ROUTES) {
+            } else if !super::is_node(c)
+                && !matches!(c.role(), Some(ROLE_DNS | ROLE_ROUTER | HOST_ROUTES))
+            {
                 leftovers.push(format!("container {} ({})", c.name, c.state));
             }
         }

@@ -7,21 +7,13 @@ use std::time::Duration;
 use std::error::Error as _;
 
 use super::*;
-use crate::config::{Inputs, resolve};
 use crate::plan::Plan;
 use crate::report::{EventKind, Recorder};
 use crate::runtime::fake::Fake;
 use crate::runtime::{ContainerSpec, NetworkState, Privilege, VolumeState};
 use crate::signal::Stop;
 
-fn plan_for(vars: &[(&str, &str)]) -> Plan {
-    crate::plan::plan(
-        &resolve(&Inputs::default().with_env(vars.iter().copied()))
-            .unwrap()
-            .config,
-    )
-    .unwrap()
-}
+use crate::plan::for_env as plan_for;
 
 fn opts() -> UpOptions {
     UpOptions {

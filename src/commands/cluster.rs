@@ -34,9 +34,7 @@ fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> 
     let endpoint = cx.endpoint()?;
     let options = UpOptions {
         bootstrapper: args.bootstrapper,
-        host: HostFacts {
-            lib_modules: endpoint.is_local() && std::path::Path::new("/lib/modules").is_dir(),
-        },
+        host: HostFacts::of(&endpoint),
         systemd_timeout: Duration::from_secs(args.wait_systemd),
         skip_snapshot: cfg.skip_snapshot,
         retain: args.retain,

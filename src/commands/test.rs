@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use super::Ctx;
 use crate::KdcError;
-use crate::cli::{TargetsArg, TestListArgs, TestRunArgs};
-use crate::cluster::{Bootstrapper, UpOptions, spec::HostFacts};
+use crate::cli::{TestListArgs, TestRunArgs};
+use crate::cluster::{UpOptions, spec::HostFacts};
 use crate::report::junit::Junit;
 use crate::signal::Stop;
-use crate::suite::TargetsKind;
 use crate::suite::cell::{self, CellOptions};
 
 /// `kdc test list [--json] [--suite-file FILE]...`: every suite and its checks.
@@ -58,23 +57,17 @@ pub fn run(cx: &Ctx<'_>, args: &TestRunArgs) -> Result<ExitCode, KdcError> {
     }
     cx.events.attach(Junit::new(&junit));
     let opts = CellOptions {
+        // The cell decides about retain and rollback itself.
         up: UpOptions {
-            bootstrapper: Bootstrapper::None,
-            host: HostFacts {
-                lib_modules: endpoint.is_local() && std::path::Path::new("/lib/modules").is_dir(),
-            },
+            host: HostFacts::of(&endpoint),
             systemd_timeout: Duration::from_secs(args.wait_systemd),
             skip_snapshot: cfg.skip_snapshot,
-            retain: false,
-            rollback: false,
             host_routes: args.host_routes,
+            ..UpOptions::default()
         },
         use_existing: args.use_existing,
         retain: args.retain,
-        targets: match args.targets {
-            TargetsArg::Local => TargetsKind::Local,
-            TargetsArg::Internet => TargetsKind::Internet,
-        },
+        targets: args.targets,
         host_possible: if endpoint.is_local() {
             Ok(())
         } else {

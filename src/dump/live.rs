@@ -10,7 +10,7 @@ use regex::bytes::Regex;
 
 use super::{DumpMeta, DumpWriter};
 use crate::cluster::{Absence, NotUp};
-use crate::runtime::{ExecRequest, NodeExec, Provider, ProviderError, labels};
+use crate::runtime::{ExecRequest, NodeExec, Provider, ProviderError};
 
 /// systemd units whose status and journal are collected when present in a node.
 pub const UNITS: [&str; 5] = ["kubelet", "containerd", "docker", "named", "tayga"];
@@ -76,7 +76,7 @@ pub async fn collect(
     // The nodes, master first, then bind9 and the router; a lock container is not dumped.
     let mut members: Vec<(String, &str, String)> = Vec::new();
     for c in all {
-        let role = match c.labels.get(labels::ROLE).map(String::as_str) {
+        let role = match c.role() {
             _ if crate::cluster::is_node(&c) => "node",
             Some(crate::cluster::support::ROLE_DNS) => "dns",
             Some(crate::cluster::support::ROLE_ROUTER) => "router",
@@ -324,11 +324,7 @@ mod tests {
     /// knows it, with one line saying why nothing ran in it, and no command is sent to it.
     #[tokio::test]
     async fn a_container_that_is_not_running_gets_its_inspect_and_console_only() {
-        use crate::config::{Inputs, resolve};
-        let cfg = resolve(&Inputs::default().with_env([("IP_MODE", "ipv6")]))
-            .unwrap()
-            .config;
-        let plan = crate::plan::plan(&cfg).unwrap();
+        let plan = crate::plan::for_env(&[("IP_MODE", "ipv6")]);
         let fake = crate::runtime::fake::Fake::with_image(&plan.image);
         let opts = crate::cluster::UpOptions::default();
         let (events, _) = crate::report::Recorder::emitter();

@@ -736,5 +736,15 @@ impl Planner {
     }
 }
 
+/// The plan of environment-style settings (`[("IP_MODE", "ipv6")]`), for the tests of what is
+/// built on plans; panics, naming them, when they are not valid.
+#[cfg(test)]
+pub(crate) fn for_env(vars: &[(&str, &str)]) -> Plan {
+    let resolved =
+        crate::config::resolve(&crate::config::Inputs::default().with_env(vars.iter().copied()))
+            .unwrap_or_else(|e| panic!("config {vars:?} should be valid: {e}"));
+    plan(&resolved.config).unwrap_or_else(|e| panic!("plan {vars:?} should be valid: {e}"))
+}
+
 #[cfg(test)]
 mod tests;

@@ -168,6 +168,11 @@ pub struct Published {
 }
 
 impl ContainerState {
+    /// What kdc made it for: its [`labels::ROLE`] label.
+    pub fn role(&self) -> Option<&str> {
+        self.labels.get(labels::ROLE).map(String::as_str)
+    }
+
     /// The host port bound to `container_port`, if any.
     pub fn host_port(&self, container_port: u16) -> Option<u16> {
         self.published

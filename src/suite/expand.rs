@@ -13,13 +13,14 @@ use super::checks;
 use super::model::{Check, Expect, Family, NodeRef, OutputExpect, Place, Suite, Via};
 use super::template::Template;
 
-/// Which targets the suites use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Which targets the suites use (`kdc test run --targets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum TargetsKind {
-    /// kdc's own, on the shared targets network (`ipv4only.kdc.test`, `dualstack.kdc.test`).
+    /// kdc's own (ipv4only.kdc.test, dualstack.kdc.test), on the shared targets network: no
+    /// internet needed.
     #[default]
     Local,
-    /// kubeadm-dind-cluster's internet hosts (`ipv4.test-ipv6.noroutetohost.net`, …).
+    /// The original's internet hosts (ipv4.test-ipv6.noroutetohost.net, …), for hosts with egress.
     Internet,
 }
 

@@ -3,7 +3,7 @@
 //! that does not ask for them.
 
 use crate::cluster::action::{Action, ActionContext, ActionError};
-use crate::cluster::host_routes::{self, READY, STOP_GRACE};
+use crate::cluster::host_routes::{self, READY};
 use crate::cluster::ledger::Created;
 use crate::cluster::support::CONFIG_LABEL;
 
@@ -50,8 +50,7 @@ impl Action for HostRoutes {
             if cx.options.host_routes && same && have.state == "running" {
                 return Ok(());
             }
-            provider.stop_container(&spec.name, STOP_GRACE).await?;
-            provider.remove_container(&spec.name).await?;
+            host_routes::release(provider, std::slice::from_ref(&spec.name)).await?;
         }
         if !cx.options.host_routes {
             return Ok(());

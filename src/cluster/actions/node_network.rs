@@ -63,12 +63,7 @@ mod tests {
 
     #[test]
     fn an_ipv6_node_drops_dockers_resolver_routes_and_gets_its_cni_config() {
-        let cfg = crate::config::resolve(
-            &crate::config::Inputs::default().with_env([("IP_MODE", "ipv6"), ("NUM_NODES", "1")]),
-        )
-        .unwrap()
-        .config;
-        let plan = crate::plan::plan(&cfg).unwrap();
+        let plan = crate::plan::for_env(&[("IP_MODE", "ipv6"), ("NUM_NODES", "1")]);
         assert_eq!(
             script(&plan, plan.master()),
             r#"set -e

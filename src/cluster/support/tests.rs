@@ -1,14 +1,8 @@
 //! The support containers' texts, exactly.
 
 use super::*;
-use crate::config::{Inputs, resolve};
 
-fn plan_for(vars: &[(&str, &str)]) -> Plan {
-    let cfg = resolve(&Inputs::default().with_env(vars.iter().copied()))
-        .unwrap()
-        .config;
-    crate::plan::plan(&cfg).unwrap()
-}
+use crate::plan::for_env as plan_for;
 
 #[test]
 fn synthesis_follows_rfc_6052_for_every_prefix_length() {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::*;
 use crate::report::{EventKind, Outcome, Recorder};
-use crate::runtime::ExecError;
 use crate::runtime::fake::Fake;
+use crate::runtime::{ExecError, ExecRequest};
 use crate::suite::runner::{self, Target};
 
 /// Runs the command of `req` here, as a node would: the runner script is plain bash.
@@ -29,11 +29,8 @@ pub(super) fn local(req: &ExecRequest) -> (i64, String, String) {
     )
 }
 
-use crate::runtime::ExecRequest;
-
 /// A node: the runner script runs locally; `cat` of the pod result answers a bridge ADD.
-fn node_handler(node: &str, req: &ExecRequest) -> Result<(i64, String, String), ExecError> {
-    let _ = node;
+fn node_handler(_node: &str, req: &ExecRequest) -> Result<(i64, String, String), ExecError> {
     if req.argv.first().is_some_and(|a| a == "cat") {
         let r = r#"{"cniVersion":"0.3.1","ips":[{"version":"4","address":"10.244.1.2/24"}]}"#;
         return Ok((0, r.into(), String::new()));
