@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, RecvError, Sender, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use liblzma::stream::{Action, CONCATENATED, Status, Stream};
 
@@ -23,6 +24,47 @@ const IN_FLIGHT: u64 = 1 << 20;
 /// Size of one decoded chunk, and how many may wait for the splitter.
 const OUT_CHUNK: usize = 64 * 1024;
 const OUT_CHUNKS: usize = 16;
+
+/// Delays on either side of the channel: none in use. Tests inject them ([`pace`]) to show that
+/// what a scan reports does not depend on which thread is faster.
+#[derive(Clone, Copy, Default)]
+struct Pace {
+    /// Before the decoder handles each input.
+    decoder: Duration,
+    /// Before the scanner looks for each event.
+    scanner: Duration,
+}
+
+impl Pace {
+    fn current() -> Pace {
+        #[cfg(test)]
+        return pace::PACE.get();
+        #[cfg(not(test))]
+        Pace::default()
+    }
+}
+
+fn pause(d: Duration) {
+    if !d.is_zero() {
+        std::thread::sleep(d);
+    }
+}
+
+/// The test hook: delays for decoders started on this thread.
+#[cfg(test)]
+pub(super) mod pace {
+    use std::cell::Cell;
+    use std::time::Duration;
+
+    thread_local! {
+        pub(super) static PACE: Cell<super::Pace> = Cell::new(super::Pace::default());
+    }
+
+    /// Sets the delays of the decoders this thread starts from now on.
+    pub(crate) fn set(decoder: Duration, scanner: Duration) {
+        PACE.set(super::Pace { decoder, scanner });
+    }
+}
 
 /// `(end, line)`: the bytes of a buffer up to `end` (from the previous entry's end) belong to
 /// log line `line`.
@@ -85,6 +127,7 @@ pub(super) struct Inflater {
     lines: VecDeque<(u64, u64)>,
     /// The line of the end marker, for a failure at the finish.
     last_line: u64,
+    pace: Pace,
 }
 
 impl Inflater {
@@ -93,9 +136,10 @@ impl Inflater {
         let stream = Stream::new_auto_decoder(MEMLIMIT, CONCATENATED).map_err(|e| e.to_string())?;
         let (tx, input) = mpsc::channel();
         let (output, rx) = mpsc::sync_channel(OUT_CHUNKS);
+        let pace = Pace::current();
         let thread = std::thread::Builder::new()
             .name("kdc-inflate".into())
-            .spawn(move || decode(stream, input, output))
+            .spawn(move || decode(stream, input, output, pace.decoder))
             .map_err(|e| format!("cannot start the decoder thread: {e}"))?;
         Ok(Inflater {
             tx: Some(tx),
@@ -107,6 +151,7 @@ impl Inflater {
             consumed: 0,
             lines: VecDeque::new(),
             last_line: 0,
+            pace,
         })
     }
 
@@ -153,6 +198,7 @@ impl Inflater {
     /// The next event: waits for one when `wait` is set or too much is in flight, else returns
     /// `None` when nothing is ready. Also `None` once the decoder has stopped and said all.
     pub(super) fn poll(&mut self, wait: bool) -> Option<Event> {
+        pause(self.pace.scanner);
         loop {
             let rx = self.rx.as_ref()?;
             let msg = if wait || self.sent - self.consumed > IN_FLIGHT {
@@ -210,12 +256,13 @@ fn chunk(out: &mut Vec<u8>, lines: &mut Lines) -> Output {
 /// The decoder thread: runs liblzma over each input, one log line's bytes at a time so that
 /// every decoded byte is known to come from a line, and sends what comes out in chunks, until
 /// the stream ends, fails, or either channel closes.
-fn decode(mut stream: Stream, input: Receiver<Input>, output: SyncSender<Output>) {
+fn decode(mut stream: Stream, input: Receiver<Input>, output: SyncSender<Output>, pace: Duration) {
     let send = |m: Output| output.send(m).is_ok();
     let mut out = Vec::with_capacity(OUT_CHUNK);
     let mut out_lines = Lines::new();
     let mut last_line = 0;
     for msg in input {
+        pause(pace);
         let (data, lines, action) = match msg {
             Input::Data { data, lines } => (data, lines, Action::Run),
             // The line of output made at the finish is the last line's.

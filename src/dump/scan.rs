@@ -164,10 +164,15 @@ struct Blob {
     /// A data line shorter than the width: only the last line may be. Its text is held back
     /// until the end marker shows it was the last.
     short: Option<(u64, usize)>,
-    /// The compressed stream ended; later data is ignored.
+    /// The decoder said the compressed stream ended; later data is not decoded (its lines are
+    /// still checked).
     done: bool,
-    /// A problem was reported; the rest of the blob is skipped.
-    failed: bool,
+    /// The first problem with the blob's lines (base64, width): the rest of the blob is neither
+    /// checked nor decoded. Found by the scanner alone, so it depends on the log only.
+    shape: Option<DumpError>,
+    /// The decoder's failure: nothing more is decoded, but lines are still checked, since whether
+    /// the decoder thread has spoken yet depends on timing.
+    corrupt: Option<DumpError>,
     split: Splitter,
 }
 
@@ -201,7 +206,8 @@ impl Blob {
             current: 0,
             short: None,
             done: false,
-            failed: false,
+            shape: None,
+            corrupt: None,
             split: Splitter::for_blob(index),
         }
     }
@@ -210,14 +216,35 @@ impl Blob {
     /// this one (a traced `+ echo %%% start-base64 %%%` just before the real marker), and an
     /// end marker drops it.
     fn is_empty(&self) -> bool {
-        self.width.is_none() && self.current == 0 && !self.failed
+        self.width.is_none() && self.current == 0 && self.shape.is_none()
     }
 
-    fn fail(&mut self, problems: &mut Vec<DumpError>, err: DumpError) {
-        if !self.failed {
-            self.failed = true;
-            problems.push(err);
+    /// Records the first line-shape problem; later lines are not looked at.
+    fn fail(&mut self, err: DumpError) {
+        self.shape.get_or_insert(err);
+    }
+
+    fn failed(&self) -> bool {
+        self.shape.is_some() || self.corrupt.is_some()
+    }
+
+    /// The blob's problems in log-line order, a line-shape problem before a decoder error of
+    /// the same line (the decoder error follows from it). Each side stops at its first problem
+    /// and neither waits on the other's, so this is a function of the log alone, whichever
+    /// thread noticed first.
+    fn problems(&mut self) -> Vec<DumpError> {
+        let line = |e: &DumpError| match e {
+            DumpError::Base64 { line, .. }
+            | DumpError::Width { line, .. }
+            | DumpError::Corrupt { line, .. } => *line,
+            _ => u64::MAX,
+        };
+        let mut found: Vec<DumpError> = self.shape.take().into_iter().collect();
+        if let Some(c) = self.corrupt.take() {
+            let first = found.first().is_some_and(|s| line(&c) < line(s));
+            found.insert(if first { 0 } else { found.len() }, c);
         }
+        found
     }
 
     /// Adds base64 text from `line`; `ends` when it is the end of that line. Checks the line
@@ -229,15 +256,14 @@ impl Blob {
         line: u64,
         ends: bool,
         sink: &mut S,
-        problems: &mut Vec<DumpError>,
     ) -> Result<(), DumpError> {
-        if self.failed || self.done {
+        if self.shape.is_some() {
             return Ok(());
         }
         let blob = self.report.index;
         if !is_base64(text) {
             // After a short line, that line was the blob's last; `end` still decodes it.
-            self.fail(problems, DumpError::Base64 { blob, line });
+            self.fail(DumpError::Base64 { blob, line });
             return Ok(());
         }
         if let Some((short, found)) = self.short.take() {
@@ -256,13 +282,12 @@ impl Blob {
                 // The short line was the blob's last (`end` decodes it); this one is extra.
                 (line, text.len())
             };
-            let err = DumpError::Width {
+            self.fail(DumpError::Width {
                 blob,
                 line,
                 found,
                 width,
-            };
-            self.fail(problems, err);
+            });
             return Ok(());
         }
         self.current += text.len();
@@ -270,15 +295,12 @@ impl Blob {
             && self.current > width
         {
             let found = self.current;
-            self.fail(
-                problems,
-                DumpError::Width {
-                    blob,
-                    line,
-                    found,
-                    width,
-                },
-            );
+            self.fail(DumpError::Width {
+                blob,
+                line,
+                found,
+                width,
+            });
             return Ok(());
         }
         self.pending.extend_from_slice(text);
@@ -294,7 +316,7 @@ impl Blob {
             return Ok(());
         }
         let whole = self.pending.len() / 4 * 4;
-        self.decode(whole, line, sink, problems)
+        self.decode(whole, line, sink)
     }
 
     /// Decodes the first `len` pending base64 bytes and hands them to the decoder thread.
@@ -303,7 +325,6 @@ impl Blob {
         len: usize,
         line: u64,
         sink: &mut S,
-        problems: &mut Vec<DumpError>,
     ) -> Result<(), DumpError> {
         if len == 0 {
             return Ok(());
@@ -313,11 +334,16 @@ impl Blob {
         let n = match engine().decode_slice(&self.pending[..len], &mut self.raw) {
             Ok(n) => n,
             Err(_) => {
-                self.fail(problems, DumpError::Base64 { blob, line });
+                self.fail(DumpError::Base64 { blob, line });
                 return Ok(());
             }
         };
         self.pending.drain(..len);
+        self.report.compressed_bytes += n as u64;
+        if self.done || self.corrupt.is_some() {
+            // The decoder has stopped; the lines are still checked.
+            return Ok(());
+        }
         if self.inflater.is_none() {
             self.report.format = if self.raw.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
                 "xz"
@@ -327,25 +353,19 @@ impl Blob {
             match Inflater::start() {
                 Ok(i) => self.inflater = Some(i),
                 Err(reason) => {
-                    self.fail(problems, DumpError::Corrupt { blob, line, reason });
+                    self.corrupt = Some(DumpError::Corrupt { blob, line, reason });
                     return Ok(());
                 }
             }
         }
-        self.report.compressed_bytes += n as u64;
         if let Some(inflater) = self.inflater.as_mut() {
             inflater.push(&self.raw[..n], line);
         }
-        self.drain(false, sink, problems)
+        self.drain(false, sink)
     }
 
     /// Splits what the decoder has produced; with `wait`, everything up to its end.
-    fn drain<S: DumpSink + ?Sized>(
-        &mut self,
-        wait: bool,
-        sink: &mut S,
-        problems: &mut Vec<DumpError>,
-    ) -> Result<(), DumpError> {
+    fn drain<S: DumpSink + ?Sized>(&mut self, wait: bool, sink: &mut S) -> Result<(), DumpError> {
         let blob = self.report.index;
         while let Some(event) = self.inflater.as_mut().and_then(|i| i.poll(wait)) {
             match event {
@@ -359,7 +379,7 @@ impl Blob {
                 }
                 Event::End => self.done = true,
                 Event::Corrupt { line, reason } => {
-                    self.fail(problems, DumpError::Corrupt { blob, line, reason });
+                    self.corrupt = Some(DumpError::Corrupt { blob, line, reason });
                 }
             }
         }
@@ -384,15 +404,19 @@ impl Blob {
             if truncated && rest % 4 == 1 {
                 rest -= 1;
             }
-            res = self.decode(rest, line, sink, problems);
+            res = self.decode(rest, line, sink);
         }
-        let finish = !truncated && !self.failed && !self.done;
+        // Whether the decoder already stopped is timing; a finish sent to a stopped decoder is
+        // not read, so the outcome is the same either way.
+        let finish = !truncated && !self.failed() && !self.done;
         if res.is_ok()
             && let Some(inflater) = self.inflater.as_mut()
         {
             inflater.close(finish, line);
-            res = self.drain(true, sink, problems);
+            res = self.drain(true, sink);
         }
+        let failed = self.failed();
+        problems.append(&mut self.problems());
         let finished = self.split.finish(sink);
         problems.append(&mut self.split.problems);
         if truncated {
@@ -400,7 +424,7 @@ impl Blob {
         } else {
             self.report.end_line = Some(line);
         }
-        self.report.ok = !truncated && !self.failed && res.is_ok();
+        self.report.ok = !truncated && !failed && res.is_ok();
         (self.report, res.and(finished))
     }
 }
@@ -509,7 +533,7 @@ impl<S: DumpSink + ?Sized> Scanner<'_, S> {
                 _ => &clean[..],
             }
         };
-        b.payload(text, line, ends, self.sink, &mut self.report.problems)?;
+        b.payload(text, line, ends, self.sink)?;
         if !ends {
             // A long line has no carriage return (see above), so `cut` counts from `raw`'s end.
             self.carry = raw[raw.len() - cut..].to_vec();
@@ -534,7 +558,7 @@ impl<S: DumpSink + ?Sized> Scanner<'_, S> {
         match self.blob.as_mut() {
             Some(b) => {
                 let text = self.clean.trim_ascii();
-                b.payload(text, line, ends, self.sink, &mut self.report.problems)
+                b.payload(text, line, ends, self.sink)
             }
             None => Ok(()),
         }
