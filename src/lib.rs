@@ -14,6 +14,7 @@ pub mod dump;
 pub mod error;
 
 pub mod images;
+pub mod kube;
 pub mod kubeconfig;
 pub mod net;
 pub mod node;

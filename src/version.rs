@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use crate::config::{DEFAULT_K8S, SUPPORTED_K8S};
+use crate::kube::{SUPPORTED_K8S, default_release};
 
 /// kdc's version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -23,7 +23,8 @@ pub struct VersionInfo {
 /// The Kubernetes versions kdc can bring up, oldest first, and the one it brings up by default.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Kubernetes {
-    pub supported: &'static [&'static str],
+    /// The exact releases, oldest first.
+    pub supported: Vec<&'static str>,
     pub default: &'static str,
 }
 
@@ -33,8 +34,8 @@ pub fn info() -> VersionInfo {
         version: VERSION,
         commit: COMMIT,
         kubernetes: Kubernetes {
-            supported: SUPPORTED_K8S,
-            default: DEFAULT_K8S,
+            supported: SUPPORTED_K8S.iter().map(|r| r.version).collect(),
+            default: default_release().version,
         },
     }
 }
@@ -44,15 +45,16 @@ pub fn info() -> VersionInfo {
 ///
 /// ```text
 /// 0.1.0 (commit 1922c5b)
-/// Kubernetes versions: v1.31, v1.32, v1.33, v1.34, v1.35 (default v1.35)
+/// Kubernetes versions: v1.34.4, v1.35.4, v1.36.3, v1.37.2 (default v1.36.3)
 /// ```
 ///
 /// A `&'static str` because clap takes the version as one.
 pub fn text() -> &'static str {
     static TEXT: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "{VERSION} (commit {COMMIT})\nKubernetes versions: {} (default {DEFAULT_K8S})",
-            SUPPORTED_K8S.join(", ")
+            "{VERSION} (commit {COMMIT})\nKubernetes versions: {} (default {})",
+            info().kubernetes.supported.join(", "),
+            default_release().version
         )
     });
     &TEXT
@@ -67,7 +69,7 @@ mod tests {
         assert_eq!(
             text(),
             format!(
-                "{VERSION} (commit {COMMIT})\nKubernetes versions: v1.31, v1.32, v1.33, v1.34, v1.35 (default v1.35)"
+                "{VERSION} (commit {COMMIT})\nKubernetes versions: v1.34.4, v1.35.4, v1.36.3, v1.37.2 (default v1.36.3)"
             )
         );
     }
@@ -80,8 +82,8 @@ mod tests {
                 "version": VERSION,
                 "commit": COMMIT,
                 "kubernetes": {
-                    "supported": ["v1.31", "v1.32", "v1.33", "v1.34", "v1.35"],
-                    "default": "v1.35",
+                    "supported": ["v1.34.4", "v1.35.4", "v1.36.3", "v1.37.2"],
+                    "default": "v1.36.3",
                 },
             })
         );

@@ -176,7 +176,7 @@ const COMMIT: &str = env!("KDC_GIT_COMMIT");
 #[test]
 fn version_prints_version_commit_and_kubernetes_versions() {
     let want = format!(
-        "kdc {VERSION} (commit {COMMIT})\nKubernetes versions: v1.31, v1.32, v1.33, v1.34, v1.35 (default v1.35)\n"
+        "kdc {VERSION} (commit {COMMIT})\nKubernetes versions: v1.34.4, v1.35.4, v1.36.3, v1.37.2 (default v1.36.3)\n"
     );
     for args in [&["version"][..], &["--version"], &["-V"]] {
         assert_eq!(stdout(&run(&[], args)), want, "{args:?}");
@@ -188,8 +188,8 @@ fn version_prints_version_commit_and_kubernetes_versions() {
             "version": VERSION,
             "commit": COMMIT,
             "kubernetes": {
-                "supported": ["v1.31", "v1.32", "v1.33", "v1.34", "v1.35"],
-                "default": "v1.35",
+                "supported": ["v1.34.4", "v1.35.4", "v1.36.3", "v1.37.2"],
+                "default": "v1.36.3",
             },
         })
     );

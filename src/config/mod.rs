@@ -582,18 +582,9 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
         .unwrap_or_else(|| setting(Key::Image).default.to_string());
     let k8s_version = r
         .parse(Key::K8sVersion, |v| {
-            let bare = v.trim().trim_start_matches('v');
-            let parts: Vec<&str> = bare.split('.').collect();
-            let numeric = parts
-                .iter()
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-            if numeric && (2..=3).contains(&parts.len()) {
-                Ok(format!("v{bare}"))
-            } else {
-                Err("must be a Kubernetes version such as v1.35 or v1.35.1".into())
-            }
+            crate::kube::release_for(v).map(|r| r.version.to_string())
         })
-        .unwrap_or_else(|| setting(Key::K8sVersion).default.to_string());
+        .unwrap_or_else(|| crate::kube::default_release().version.to_string());
     let skip_snapshot = r.parse(Key::SkipSnapshot, parse_bool).unwrap_or(false);
     let feature_gates = r.parse(Key::FeatureGates, parse_gates).flatten();
     let kubelet_feature_gates = r.parse(Key::KubeletFeatureGates, parse_gates).flatten();

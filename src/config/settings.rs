@@ -71,13 +71,7 @@ macro_rules! setting {
     };
 }
 
-/// The Kubernetes versions kdc's kubeadm bootstrapper targets: the minor versions of the
-/// kindest/node images it is built against, oldest first. `kdc version` prints this list; the
-/// bootstrapper and the CI matrix take their versions from here, so there is one list to update.
-pub const SUPPORTED_K8S: &[&str] = &["v1.31", "v1.32", "v1.33", "v1.34", "v1.35"];
-
-/// The default `DIND_K8S_VERSION`: the newest supported version.
-pub const DEFAULT_K8S: &str = "v1.35";
+pub use crate::kube::release::{DEFAULT_K8S, SUPPORTED_K8S};
 
 /// Every setting, in the order of the README's reference table.
 pub const SETTINGS: &[Setting] = &[
@@ -323,18 +317,6 @@ mod tests {
             }
         }
         assert_eq!(keys.len(), 22);
-    }
-
-    /// The default is the newest supported version, and the list is strictly ascending, so
-    /// "oldest first" in `kdc version` and the matrix holds.
-    #[test]
-    fn default_k8s_is_the_newest_supported() {
-        assert_eq!(SUPPORTED_K8S.last(), Some(&DEFAULT_K8S));
-        let minors: Vec<u32> = SUPPORTED_K8S
-            .iter()
-            .map(|v| v.strip_prefix("v1.").unwrap().parse().unwrap())
-            .collect();
-        assert!(minors.windows(2).all(|w| w[0] < w[1]), "{minors:?}");
     }
 }
 

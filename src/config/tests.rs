@@ -354,13 +354,24 @@ fn other_value_checks() {
     );
     let e = err(&[("APISERVER_PORT", "70000")]);
     has(&e, "APISERVER_PORT", "port number");
-    assert_eq!(cfg(&[("DIND_K8S_VERSION", "1.35")]).k8s_version, "v1.35");
+    // A minor selects its release; the exact release is accepted; others name the supported.
+    assert_eq!(cfg(&[("DIND_K8S_VERSION", "1.35")]).k8s_version, "v1.35.4");
     assert_eq!(
-        cfg(&[("DIND_K8S_VERSION", "v1.35.1")]).k8s_version,
-        "v1.35.1"
+        cfg(&[("DIND_K8S_VERSION", "v1.36.3")]).k8s_version,
+        "v1.36.3"
     );
     let e = err(&[("DIND_K8S_VERSION", "latest")]);
-    has(&e, "DIND_K8S_VERSION", "Kubernetes version");
+    has(
+        &e,
+        "DIND_K8S_VERSION",
+        "kdc builds v1.34 (v1.34.4), v1.35 (v1.35.4)",
+    );
+    let e = err(&[("DIND_K8S_VERSION", "v1.35.1")]);
+    has(
+        &e,
+        "DIND_K8S_VERSION",
+        "Kubernetes v1.35.1 is not supported",
+    );
     assert_eq!(cfg(&[("FEATURE_GATES", "none")]).feature_gates, None);
     assert_eq!(
         cfg(&[("FEATURE_GATES", "A=true, B=false")])
