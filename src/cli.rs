@@ -354,9 +354,17 @@ pub struct UpArgs {
     /// Keep what was created when `up` fails or is interrupted (for debugging).
     #[arg(long)]
     pub retain: bool,
-    /// What to run after the machines are up.
-    #[arg(long, value_enum, default_value = "none")]
-    pub bootstrapper: crate::cluster::Bootstrapper,
+    /// What to run after the machines are up: kubeadm (Kubernetes) when the node image carries
+    /// Kubernetes (`kdc image build node`), none (machines only) otherwise.
+    #[arg(long, value_enum)]
+    pub bootstrapper: Option<crate::cluster::Bootstrapper>,
+    /// The kubeconfig file to add the cluster's context to (default: the first of $KUBECONFIG,
+    /// else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// Seconds every node and kube-system pod may take to be Ready (kubeadm bootstrapper).
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub wait: u64,
     /// Seconds each node may take to reach systemd `running`.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub wait_systemd: u64,

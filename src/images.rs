@@ -11,6 +11,9 @@ use std::process::Command;
 
 /// kdc's node image: Debian with systemd, what `DIND_IMAGE` defaults to.
 pub const NODE_IMAGE: &str = "kdc/node:bookworm";
+/// The repository of kdc's node images: `kdc/node:bookworm` (machines only) and
+/// `kdc/node:<Kubernetes release>` (`images/kube/build.sh`).
+pub const NODE_REPOSITORY: &str = "kdc/node";
 /// kdc's support image: bind9 (DNS64) and tayga (NAT64).
 pub const SUPPORT_IMAGE: &str = "kdc/support:bookworm";
 

@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -51,6 +51,22 @@ pub fn files(vars: &[(String, String)]) -> Vec<PathBuf> {
             .into_iter()
             .collect(),
     }
+}
+
+/// The file `up` adds the cluster's context to, as kubectl chooses where to write a new entry:
+/// the first file of `$KUBECONFIG`, else `$HOME/.kube/config`.
+pub fn target(vars: &[(String, String)]) -> PathBuf {
+    let var = |k: &str| {
+        vars.iter()
+            .find(|(n, v)| n == k && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    };
+    if let Some(first) =
+        var("KUBECONFIG").and_then(|l| std::env::split_paths(l).find(|p| !p.as_os_str().is_empty()))
+    {
+        return first;
+    }
+    Path::new(var("HOME").unwrap_or("/root")).join(".kube/config")
 }
 
 /// What [`remove`] took out of a kubeconfig.
@@ -124,6 +140,114 @@ pub fn remove(file: &Path, name: &str) -> Result<Option<Removed>, KubeconfigErro
         users,
         was_current,
     }))
+}
+
+/// Reads a kubeconfig file as a JSON value (an empty or missing file is `Null`).
+fn load(file: &Path) -> Result<Value, KubeconfigError> {
+    let text = match fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(KubeconfigError::Io {
+                file: file.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_saphyr::from_str(&text).map_err(|e| KubeconfigError::Parse {
+        file: file.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Adds the cluster of kubeadm's `admin.conf` (`admin`, its text) to `file` as the cluster,
+/// context and user `name`, with `server` as the API address the host reaches, and makes it the
+/// current context, as `kubectl config set-cluster/set-credentials/set-context/use-context`
+/// would. Entries of other names and every other value are kept; a missing file is created with
+/// mode 0600. Under kubectl's lock, replaced atomically.
+pub fn merge(
+    file: &Path,
+    name: &str,
+    admin: &str,
+    server: &str,
+) -> Result<PathBuf, KubeconfigError> {
+    let admin_doc: Value = serde_saphyr::from_str(admin).map_err(|e| KubeconfigError::Parse {
+        file: PathBuf::from("/etc/kubernetes/admin.conf"),
+        reason: e.to_string(),
+    })?;
+    let first = |key: &str, inner: &str| admin_doc[key][0][inner].clone();
+    let mut cluster = first("clusters", "cluster");
+    let user = first("users", "user");
+    if !cluster.is_object() || !user.is_object() {
+        return Err(KubeconfigError::Parse {
+            file: PathBuf::from("/etc/kubernetes/admin.conf"),
+            reason: "no cluster or user entry".into(),
+        });
+    }
+    cluster["server"] = Value::String(server.to_string());
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|source| KubeconfigError::Io {
+            file: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    if !file.exists() {
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(file)
+            .map_err(|source| KubeconfigError::Io {
+                file: file.to_path_buf(),
+                source,
+            })?;
+    }
+    let _lock = Lock::acquire(file)?;
+    let file = &fs::canonicalize(file).map_err(|source| KubeconfigError::Io {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    let mut doc = load(file)?;
+    if doc.is_null() {
+        doc = serde_json::json!({"apiVersion": "v1", "kind": "Config", "preferences": {}});
+    }
+    let Some(map) = doc.as_object_mut() else {
+        return Err(KubeconfigError::Parse {
+            file: file.clone(),
+            reason: "not a mapping".into(),
+        });
+    };
+    let mut upsert = |key: &str, inner: &str, value: Value| {
+        let entry = serde_json::json!({"name": name, inner: value});
+        let list = map.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+        if !list.is_array() {
+            *list = Value::Array(Vec::new());
+        }
+        let list = list.as_array_mut().expect("an array");
+        match list.iter_mut().find(|e| e["name"] == name) {
+            Some(e) => *e = entry,
+            None => list.push(entry),
+        }
+    };
+    upsert("clusters", "cluster", cluster);
+    upsert("users", "user", user);
+    upsert(
+        "contexts",
+        "context",
+        serde_json::json!({"cluster": name, "user": name}),
+    );
+    map.insert("current-context".into(), Value::String(name.to_string()));
+    let io_err = |source| KubeconfigError::Io {
+        file: file.clone(),
+        source,
+    };
+    let out = serde_saphyr::to_string(&doc).map_err(|e| io_err(io::Error::other(e.to_string())))?;
+    replace(file, out.as_bytes()).map_err(io_err)?;
+    Ok(file.clone())
 }
 
 /// Writes `data` to a sibling of `file` with its permissions and owner, then renames it over

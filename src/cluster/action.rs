@@ -18,12 +18,48 @@ pub enum Bootstrapper {
     /// Machines only: node containers with systemd, no Kubernetes.
     #[default]
     None,
+    /// Kubernetes with kubeadm: `init` on the master, `join` on the workers (a node image that
+    /// carries Kubernetes: `kdc image build node`).
+    Kubeadm,
+}
+
+/// What the kubeadm bootstrapper needs beyond the plan.
+#[derive(Debug, Clone)]
+pub struct KubeOptions {
+    pub release: &'static crate::kube::Release,
+    pub feature_gates: Option<String>,
+    pub kubelet_feature_gates: Option<String>,
+    /// The engine host runs cgroup v1.
+    pub cgroup_v1: bool,
+    /// This run's bootstrap token (`[a-z0-9]{6}.[a-z0-9]{16}`).
+    pub token: String,
+    /// How long nodes and kube-system pods may take to be Ready.
+    pub ready_timeout: Duration,
+    /// The kubeconfig file to merge the cluster's context into; `None` leaves the user's alone.
+    pub kubeconfig: Option<std::path::PathBuf>,
+}
+
+impl KubeOptions {
+    /// A fresh random bootstrap token, from the kernel's random source.
+    pub fn new_token() -> std::io::Result<String> {
+        use std::io::Read;
+        const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut bytes = [0u8; 22];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+        let pick: String = bytes
+            .iter()
+            .map(|b| CHARS[usize::from(*b) % CHARS.len()] as char)
+            .collect();
+        Ok(format!("{}.{}", &pick[..6], &pick[6..]))
+    }
 }
 
 /// Options of `up` that are not part of the plan.
 #[derive(Debug, Clone)]
 pub struct UpOptions {
     pub bootstrapper: Bootstrapper,
+    /// Set with [`Bootstrapper::Kubeadm`].
+    pub kube: Option<KubeOptions>,
     pub host: HostFacts,
     /// How long each node may take to reach systemd `running`.
     pub systemd_timeout: Duration,
@@ -43,6 +79,7 @@ impl Default for UpOptions {
     fn default() -> Self {
         UpOptions {
             bootstrapper: Bootstrapper::None,
+            kube: None,
             host: crate::cluster::spec::HostFacts { lib_modules: false },
             systemd_timeout: Duration::from_secs(120),
             skip_snapshot: false,
@@ -67,6 +104,8 @@ pub struct UpState {
     pub awaiting: Vec<(String, &'static str)>,
     /// Each node's pod sandbox addresses (bare clusters with bridge or ptp).
     pub pods: std::collections::BTreeMap<String, Vec<std::net::IpAddr>>,
+    /// kubeadm's admin.conf from the master, as written there (server: the node's address).
+    pub admin_kubeconfig: Option<String>,
 }
 
 impl UpState {
@@ -90,6 +129,7 @@ impl UpState {
             }
         }
         self.pods.extend(other.pods);
+        self.admin_kubeconfig = self.admin_kubeconfig.take().or(other.admin_kubeconfig);
     }
 }
 
@@ -104,6 +144,16 @@ pub struct ActionContext<'a> {
     pub events: Emitter,
     pub stop: Stop,
     pub state: UpState,
+}
+
+impl ActionContext<'_> {
+    /// The kubeadm bootstrapper's options; an action of that bootstrapper without them is a
+    /// bug in the list of actions.
+    pub fn kube(&self) -> Result<&KubeOptions, ActionError> {
+        self.options.kube.as_ref().ok_or_else(|| {
+            ActionError::Check("the kubeadm bootstrapper's options are missing".into())
+        })
+    }
 }
 
 /// Why an action failed.

@@ -23,9 +23,24 @@ use crate::runtime::{ContainerState, NodeExec, Privilege, Provider, ProviderErro
 use crate::signal::Stop;
 
 pub use action::{
-    Action, ActionContext, ActionError, Bootstrapper, ClusterError, Together, UpOptions, UpState,
-    run_actions, step,
+    Action, ActionContext, ActionError, Bootstrapper, ClusterError, KubeOptions, Together,
+    UpOptions, UpState, run_actions, step,
 };
+
+/// The label `images/kube/build.sh` puts on a node image that carries Kubernetes.
+pub const KUBERNETES_LABEL: &str = "io.kdc.kubernetes";
+
+/// The Kubernetes release `image` carries, `None` for a node image without Kubernetes or an
+/// absent image (the image action names that).
+pub async fn image_kubernetes(
+    provider: &dyn Provider,
+    image: &str,
+) -> Result<Option<String>, ProviderError> {
+    Ok(provider
+        .image_labels(image)
+        .await?
+        .and_then(|l| l.get(KUBERNETES_LABEL).cloned()))
+}
 pub use clean::{Cleaned, all_labels, clean, down};
 pub use ledger::{Created, Ledger};
 pub use status::{ClusterStatus, status};
@@ -85,8 +100,22 @@ pub async fn up(
         actions.push(Box::new(actions::Systemd));
         actions.push(Box::new(actions::SupportReady));
         actions.push(Box::new(actions::NodeNetwork));
-        if options.bootstrapper == Bootstrapper::None && plan.cni_plugin.supports_ipv6_pods() {
-            actions.push(Box::new(actions::Sandboxes));
+        match options.bootstrapper {
+            Bootstrapper::None if plan.cni_plugin.supports_ipv6_pods() => {
+                actions.push(Box::new(actions::Sandboxes));
+            }
+            Bootstrapper::None => {}
+            // kind's order: configuration, init, CNI (the configs node-network wrote), the
+            // storage class, joins, then Ready; a restored cluster skips init and join.
+            Bootstrapper::Kubeadm => actions.extend([
+                Box::new(actions::KubeImages) as Box<dyn Action>,
+                Box::new(actions::KubeadmConfig),
+                Box::new(actions::KubeadmInit),
+                Box::new(actions::StorageClass),
+                Box::new(actions::KubeadmJoin),
+                Box::new(actions::WaitReady),
+                Box::new(actions::Kubeconfig),
+            ]),
         }
         if options.host_routes || had_host_routes {
             actions.push(Box::new(actions::HostRoutes));

@@ -141,11 +141,21 @@ pub fn render(p: &Plan, up: Option<&UpOutcome>) -> String {
     }
     if let Some(u) = up {
         let addr = std::net::SocketAddr::new(p.apiserver.host, u.apiserver_port);
-        let Bootstrapper::None = u.bootstrapper;
-        let _ = writeln!(
-            s,
-            "Bootstrapper: none: machines only. No Kubernetes runs, so there is no kubeconfig context and nothing listens on the API server port ({addr} is kept for it)"
-        );
+        match u.bootstrapper {
+            Bootstrapper::None => {
+                let _ = writeln!(
+                    s,
+                    "Bootstrapper: none: machines only. No Kubernetes runs, so there is no kubeconfig context and nothing listens on the API server port ({addr} is kept for it)"
+                );
+            }
+            Bootstrapper::Kubeadm => {
+                let _ = writeln!(
+                    s,
+                    "Bootstrapper: kubeadm: Kubernetes {} is Ready; API server at https://{addr}, kubectl context {} (kubectl --context {} get nodes)",
+                    p.k8s_version, p.cluster.context, p.cluster.context
+                );
+            }
+        }
     }
     s
 }

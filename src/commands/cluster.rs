@@ -32,8 +32,9 @@ fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> 
         )));
     }
     let endpoint = cx.endpoint()?;
-    let options = UpOptions {
-        bootstrapper: args.bootstrapper,
+    let mut options = UpOptions {
+        bootstrapper: args.bootstrapper.unwrap_or_default(),
+        kube: None,
         host: HostFacts::of(&endpoint),
         systemd_timeout: Duration::from_secs(args.wait_systemd),
         skip_snapshot: cfg.skip_snapshot,
@@ -43,6 +44,21 @@ fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> 
     };
     let outcome = cx.block_on(async {
         let docker = cx.connect(&endpoint).await?;
+        let image_release = cluster::image_kubernetes(&docker, &plan.image).await?;
+        options.bootstrapper = match (args.bootstrapper, &image_release) {
+            (Some(b), _) => b,
+            (None, Some(_)) => cluster::Bootstrapper::Kubeadm,
+            (None, None) => cluster::Bootstrapper::None,
+        };
+        if options.bootstrapper == cluster::Bootstrapper::Kubeadm {
+            options.kube = Some(kube_options(
+                cx,
+                &cfg,
+                &plan,
+                args,
+                image_release.as_deref(),
+            )?);
+        }
         if reup {
             let missing = cluster::missing_volumes(&docker, &plan).await?;
             if !missing.is_empty() {
@@ -67,13 +83,85 @@ fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> 
         cx.print(&cluster::summary::render(&plan, Some(&outcome)))?;
     }
     if let Some(fwd) = &cfg.port_forwarder {
-        // The forwarder would forward a port nothing listens on.
-        cx.events.note(format!(
-            "DIND_PORT_FORWARDER {} is not run: no API server listens on a cluster without Kubernetes (--bootstrapper none)",
-            fwd.display()
-        ));
+        if outcome.bootstrapper == cluster::Bootstrapper::None {
+            // The forwarder would forward a port nothing listens on.
+            cx.events.note(format!(
+                "DIND_PORT_FORWARDER {} is not run: no API server listens on a cluster without Kubernetes (--bootstrapper none)",
+                fwd.display()
+            ));
+        } else {
+            // As the original: the forwarder gets the published port as its only argument.
+            let status = std::process::Command::new(fwd)
+                .arg(outcome.apiserver_port.to_string())
+                .status()
+                .map_err(|e| {
+                    KdcError::Failed(format!(
+                        "cannot run DIND_PORT_FORWARDER {}: {e}",
+                        fwd.display()
+                    ))
+                })?;
+            if !status.success() {
+                return Err(KdcError::Failed(format!(
+                    "DIND_PORT_FORWARDER {} {} failed ({status})",
+                    fwd.display(),
+                    outcome.apiserver_port
+                )));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The kubeadm bootstrapper's options: the release the configuration names (which the image
+/// must carry), the host's cgroup version, a new token, the kubeconfig file to write.
+fn kube_options(
+    cx: &Ctx<'_>,
+    cfg: &crate::config::Config,
+    plan: &crate::plan::Plan,
+    args: &UpArgs,
+    image_release: Option<&str>,
+) -> Result<cluster::KubeOptions, KdcError> {
+    let release = crate::kube::release_for(&cfg.k8s_version).map_err(KdcError::Failed)?;
+    match image_release {
+        Some(r) if r == release.version => {}
+        Some(r) => {
+            return Err(KdcError::Failed(format!(
+                "image {} carries Kubernetes {r}, but DIND_K8S_VERSION asks for {}; build it with `kdc image build node --k8s-version {}` or set DIND_K8S_VERSION={r}",
+                plan.image, release.version, release.version
+            )));
+        }
+        None => {
+            return Err(KdcError::Failed(format!(
+                "image {} carries no Kubernetes, so --bootstrapper kubeadm cannot run; build one with `kdc image build node --k8s-version {}` and unset DIND_IMAGE, or use --bootstrapper none",
+                plan.image, release.version
+            )));
+        }
+    }
+    let cgroup_v1 = crate::kube::host_cgroup_v1();
+    if cgroup_v1 && release.refuses_cgroup_v1() {
+        cx.events.note(format!(
+            "this host runs cgroup v1: kubelet {} is told not to refuse it (failCgroupV1: false, KEP 5573)",
+            release.version
+        ));
+    }
+    let token = cluster::KubeOptions::new_token().map_err(|e| {
+        KdcError::Failed(format!(
+            "cannot read /dev/urandom for a bootstrap token: {e}"
+        ))
+    })?;
+    Ok(cluster::KubeOptions {
+        release,
+        feature_gates: cfg.feature_gates.clone(),
+        kubelet_feature_gates: cfg.kubelet_feature_gates.clone(),
+        cgroup_v1,
+        token,
+        ready_timeout: Duration::from_secs(args.wait),
+        kubeconfig: Some(
+            args.kubeconfig
+                .clone()
+                .unwrap_or_else(|| crate::kubeconfig::target(&cx.env.vars)),
+        ),
+    })
 }
 
 /// Why `reup` refuses: no volumes at all (never up, or cleaned), or only some (another

@@ -570,21 +570,22 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved, Problems> {
                 .map_err(|_| "must be a port number from 1 to 65535 (0 picks a free port)".into())
         })
         .filter(|p| *p != 0);
-    let image = r
-        .parse(Key::Image, |v| {
-            let v = v.trim();
-            if v.is_empty() || v.contains(char::is_whitespace) {
-                Err("must be an image reference such as kdc/node:bookworm".into())
-            } else {
-                Ok(v.to_string())
-            }
-        })
-        .unwrap_or_else(|| setting(Key::Image).default.to_string());
+    let image = r.parse(Key::Image, |v| {
+        let v = v.trim();
+        if v.is_empty() || v.contains(char::is_whitespace) {
+            Err("must be an image reference such as kdc/node:bookworm".into())
+        } else {
+            Ok(v.to_string())
+        }
+    });
     let k8s_version = r
         .parse(Key::K8sVersion, |v| {
             crate::kube::release_for(v).map(|r| r.version.to_string())
         })
         .unwrap_or_else(|| crate::kube::default_release().version.to_string());
+    // The node image of the Kubernetes release, as `kdc image build node` tags it.
+    let image =
+        image.unwrap_or_else(|| format!("{}:{k8s_version}", crate::images::NODE_REPOSITORY));
     let skip_snapshot = r.parse(Key::SkipSnapshot, parse_bool).unwrap_or(false);
     let feature_gates = r.parse(Key::FeatureGates, parse_gates).flatten();
     let kubelet_feature_gates = r.parse(Key::KubeletFeatureGates, parse_gates).flatten();

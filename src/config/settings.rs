@@ -225,8 +225,8 @@ pub const SETTINGS: &[Setting] = &[
         Some("image"),
         Some("image"),
         Value,
-        crate::images::NODE_IMAGE,
-        "node image"
+        "kdc/node:<release>",
+        "node image (default: kdc's image of the Kubernetes release, kdc/node:bookworm for machines only)"
     ),
     setting!(
         K8sVersion,

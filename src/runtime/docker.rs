@@ -236,6 +236,9 @@ pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         Some(Privilege::AllCapsButSysResource) => {
             host.cap_add = Some(vec!["ALL".into()]);
             host.cap_drop = Some(vec!["SYS_RESOURCE".into()]);
+            // Every device, as --privileged would allow: kubelet's privileged pods (kube-proxy)
+            // get `a *:* rwm` in their devices cgroup, which only a parent that has it can grant.
+            host.device_cgroup_rules = Some(vec!["a *:* rwm".into()]);
             host.security_opt = Some(vec![
                 "seccomp=unconfined".into(),
                 "apparmor=unconfined".into(),

@@ -110,7 +110,7 @@ pub struct NetworkSpec {
 pub enum Privilege {
     Privileged,
     /// `--cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined
-    /// --security-opt apparmor=unconfined`.
+    /// --security-opt apparmor=unconfined --device-cgroup-rule 'a *:* rwm'`.
     AllCapsButSysResource,
 }
 

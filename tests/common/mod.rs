@@ -18,7 +18,7 @@ pub fn docker_ready() -> bool {
         "live tests need a running Docker daemon: run `bash ci/setup-host.sh` (or set KDC_SKIP_LIVE=1 to opt out)"
     );
     let image = Command::new("docker")
-        .args(["image", "inspect", "kdc/node:bookworm"])
+        .args(["image", "inspect", BARE_IMAGE])
         .output()
         .unwrap();
     assert!(
@@ -28,13 +28,20 @@ pub fn docker_ready() -> bool {
     true
 }
 
-/// `kdc` with a clean environment (PATH, CI=true, DOCKER_HOST if set, and the given
-/// variables), in the temp dir.
+/// The machines-only node image: the live tests of machines, networks and suites use it unless
+/// they name another DIND_IMAGE (the Kubernetes tests do).
+pub const BARE_IMAGE: &str = "kdc/node:bookworm";
+
+/// `kdc` with a clean environment (PATH, CI=true, DOCKER_HOST if set, DIND_IMAGE=kdc/node:bookworm
+/// unless given, and the given variables), in the temp dir.
 pub fn kdc_command(vars: &[(&str, &str)], args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kdc"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("CI", "true");
+    if !vars.iter().any(|(k, _)| *k == "DIND_IMAGE") {
+        c.env("DIND_IMAGE", BARE_IMAGE);
+    }
     // The engine the docker CLI of these tests talks to.
     if let Ok(h) = std::env::var("DOCKER_HOST") {
         c.env("DOCKER_HOST", h);
