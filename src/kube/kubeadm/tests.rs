@@ -491,3 +491,194 @@ fn gates_parse_into_a_sorted_map() {
     );
     assert_eq!(gates_arg(&gates("B=true,A=false")), "A=false,B=true");
 }
+
+/// Fields kind sets to other values than kdc, and why. Each must differ in some case.
+const DIFFERENT: &[(&str, &str)] = &[
+    (
+        "ClusterConfiguration.controlPlaneEndpoint",
+        "kind names the master container (Docker's DNS); kdc gives its address, valid before any name service and in every IP mode",
+    ),
+    (
+        "JoinConfiguration.discovery.bootstrapToken.apiServerEndpoint",
+        "the control-plane endpoint, as above",
+    ),
+    (
+        "ClusterConfiguration.apiServer.certSANs",
+        "kdc adds both loopbacks and the master's addresses to kind's [localhost, published host] (a superset, checked)",
+    ),
+    (
+        "ClusterConfiguration.apiServer.extraArgs.runtime-config",
+        "kind always passes its runtime config, empty here; kdc has no such setting and passes none",
+    ),
+    (
+        "InitConfiguration.nodeRegistration.kubeletExtraArgs.provider-id",
+        "kind://docker/<cluster>/<node> names kind's provider; kdc's nodes have no cloud provider",
+    ),
+    (
+        "JoinConfiguration.nodeRegistration.kubeletExtraArgs.provider-id",
+        "as above",
+    ),
+    (
+        "InitConfiguration.nodeRegistration.kubeletExtraArgs.node-labels",
+        "kind passes its per-node labels, empty here; kdc has no node labels",
+    ),
+    (
+        "JoinConfiguration.nodeRegistration.kubeletExtraArgs.node-labels",
+        "as above",
+    ),
+    (
+        "KubeletConfiguration.cgroupDriver",
+        "kind: systemd; kdc's nodes run runc with cgroupfs, the systemd hierarchy being read-only in the non-privileged fallback",
+    ),
+    (
+        "KubeletConfiguration.cgroupRoot",
+        "kind's entrypoint makes a /kubelet cgroup for it; kdc's nodes do not, so kubelet keeps its default",
+    ),
+];
+
+/// Fields kdc sets that kind leaves out, and why. Each must be set in some case.
+const ADDED: &[(&str, &str)] = &[
+    (
+        "InitConfiguration.nodeRegistration.name",
+        "kubeadm's default (the host name), made explicit",
+    ),
+    ("JoinConfiguration.nodeRegistration.name", "as above"),
+    (
+        "InitConfiguration.nodeRegistration.imagePullPolicy",
+        "Never: there is no registry, every image is in the node",
+    ),
+    (
+        "JoinConfiguration.nodeRegistration.imagePullPolicy",
+        "as above",
+    ),
+    (
+        "ClusterConfiguration.controllerManager.extraArgs.allocate-node-cidrs",
+        "false: kdc's CNI configurations hold each node's pod subnet from the plan, and the IPv6 /72 pod network with /80 per node is not what the controller's defaults can split",
+    ),
+    (
+        "ClusterConfiguration.networking.dnsDomain",
+        "kubeadm's default, explicit",
+    ),
+    (
+        "ClusterConfiguration.etcd.local.dataDir",
+        "kubeadm's default, explicit",
+    ),
+    (
+        "KubeletConfiguration.containerRuntimeEndpoint",
+        "containerd's socket, explicit",
+    ),
+    (
+        "KubeletConfiguration.clusterDNS",
+        "the plan's DNS service address (kubeadm's default, explicit)",
+    ),
+    (
+        "KubeletConfiguration.clusterDomain",
+        "kubeadm's default, explicit",
+    ),
+    (
+        "KubeletConfiguration.failCgroupV1",
+        "false on cgroup v1 hosts from 1.35, which kubelet refuses otherwise (KEP 5573)",
+    ),
+    (
+        "KubeProxyConfiguration.clusterCIDR",
+        "the pod subnets (kubeadm's default, explicit)",
+    ),
+];
+
+/// Every leaf of `doc` under `prefix` as `path → value`; `extraArgs` and `kubeletExtraArgs`
+/// in either API shape become `….extraArgs.<name>` (the shapes are checked elsewhere); lists
+/// are leaves.
+fn flatten(prefix: &str, doc: &Value, out: &mut BTreeMap<String, Value>) {
+    let key = prefix.rsplit('.').next().unwrap_or_default();
+    match doc {
+        Value::Array(list) if key.ends_with("xtraArgs") => {
+            for arg in list {
+                let name = arg["name"].as_str().expect("argument name");
+                out.insert(format!("{prefix}.{name}"), arg["value"].clone());
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                flatten(&format!("{prefix}.{k}"), v, out);
+            }
+        }
+        leaf => {
+            out.insert(prefix.to_string(), leaf.clone());
+        }
+    }
+}
+
+/// The documents of kind's rendering and of kdc's (the master's, and the worker's
+/// JoinConfiguration), flattened.
+fn flat(docs: impl IntoIterator<Item = Value>) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for doc in docs {
+        let kind = doc["kind"].as_str().unwrap().to_string();
+        flatten(&kind, &doc, &mut out);
+    }
+    out
+}
+
+/// kdc's documents agree with kind's rendering of the same inputs
+/// (`fixtures/kubeadm/kind-*.yaml`), one ipv4 and one ipv6 case per kubeadm API version:
+/// every field kind sets has kind's value unless [`DIFFERENT`] says why not, and every field
+/// kdc adds is in [`ADDED`] with its reason.
+#[test]
+fn kind_agrees_field_by_field() {
+    let mut differed = Vec::new();
+    let mut added = Vec::new();
+    for (minor, mode) in [
+        ("1.35", "ipv4"),
+        ("1.35", "ipv6"),
+        ("1.36", "ipv4"),
+        ("1.36", "ipv6"),
+    ] {
+        let case = format!("{minor}-{mode}");
+        let text = std::fs::read_to_string(fixtures().join(format!("kind-{case}.yaml"))).unwrap();
+        let kind = flat(serde_saphyr::from_multiple::<Value>(&text).unwrap());
+        let plan = plan_in(mode);
+        let gates = Some("Alpha=false,Beta=true");
+        let (master, mut worker) =
+            master_and_worker(&inputs(&plan, release_for(minor).unwrap(), gates, gates));
+        let ours = flat(
+            master
+                .into_values()
+                .chain(worker.remove("JoinConfiguration")),
+        );
+        for (path, want) in &kind {
+            match DIFFERENT.iter().find(|(p, _)| p == path) {
+                Some(_) => {
+                    assert_ne!(
+                        ours.get(path),
+                        Some(want),
+                        "{case}: {path} is listed as different but agrees"
+                    );
+                    differed.push(path.as_str().to_owned());
+                }
+                None => assert_eq!(ours.get(path), Some(want), "{case}: {path}"),
+            }
+        }
+        for path in ours.keys().filter(|p| !kind.contains_key(*p)) {
+            assert!(
+                ADDED.iter().any(|(p, _)| p == path),
+                "{case}: kdc sets {path}, which kind does not: add it to ADDED with the reason"
+            );
+            added.push(path.clone());
+        }
+        let sans = |m: &BTreeMap<String, Value>| {
+            m["ClusterConfiguration.apiServer.certSANs"]
+                .as_array()
+                .unwrap()
+                .clone()
+        };
+        for san in sans(&kind) {
+            assert!(sans(&ours).contains(&san), "{case}: certSAN {san} missing");
+        }
+    }
+    for (path, why) in DIFFERENT.iter().chain(ADDED) {
+        assert!(
+            differed.contains(&path.to_string()) || added.contains(&path.to_string()),
+            "{path} ({why}) is listed but never differs: remove it"
+        );
+    }
+}
