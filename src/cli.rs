@@ -379,6 +379,13 @@ pub struct UpArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Print the kubeadm configuration kdc writes into each node (/kind/kubeadm.conf) instead
+    /// of the plan; `--k8s-version` picks the release it is written for.
+    #[arg(long, conflicts_with = "json")]
+    pub kubeadm_config: bool,
+    /// With --kubeadm-config: only this node's configuration (kube-master, kube-node-1, …).
+    #[arg(long, value_name = "NAME", requires = "kubeadm_config")]
+    pub node: Option<String>,
 }
 
 /// One flag per setting of [`SETTINGS`] that has a flag; built from the table so that flags,

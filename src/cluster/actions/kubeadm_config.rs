@@ -4,12 +4,10 @@
 //! the original — since Docker's 127.0.0.11 cannot be reached from a pod.
 
 use crate::cluster::action::{Action, ActionContext, ActionError};
+pub use crate::kube::kubeadm::POD_RESOLV_CONF;
 use crate::kube::kubeadm::{CONFIG_PATH, KubeadmInputs, render};
 use crate::node;
 use crate::plan::Plan;
-
-/// The resolv.conf that kubelet hands to pods with `dnsPolicy: Default` (CoreDNS).
-pub const POD_RESOLV_CONF: &str = "/etc/kdc/resolv.conf";
 
 pub struct KubeadmConfig;
 
