@@ -1,0 +1,15 @@
+//! One file per CI provider; each renders the whole config as text, deterministically (no
+//! time, version or commit in it), so `kdc ci check` can compare byte for byte.
+
+pub mod circleci;
+pub mod github;
+pub mod gitlab;
+pub mod travis;
+
+/// `s` indented by `n` spaces on every non-empty line.
+pub(crate) fn indent(s: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    s.lines()
+        .map(|l| if l.is_empty() { "\n".to_string() } else { format!("{pad}{l}\n") })
+        .collect()
+}
