@@ -49,7 +49,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, FixedOffset, Utc};
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use super::{Event, EventKind, Outcome, ReportError, Reporter, Scope};
 
@@ -252,6 +252,16 @@ fn test_case(classname: &str, case: &Case) -> TestCase {
         Outcome::Skipped { reason } => {
             let mut s = TestCaseStatus::skipped();
             s.set_message(clean(reason));
+            s
+        }
+        // Surefire's and nextest's form: a passed case with a `flakyFailure` per failed attempt.
+        Outcome::Flaky { failures } => {
+            let mut s = TestCaseStatus::success();
+            for message in failures {
+                let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+                rerun.set_message(clean(message)).set_description(clean(message));
+                s.add_rerun(rerun);
+            }
             s
         }
     };

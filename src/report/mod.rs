@@ -6,6 +6,7 @@
 //! reporters. Every event names its [`Scope`] (which cluster or which matrix cell), so reporters
 //! can follow several jobs running at once.
 
+pub mod html;
 pub mod junit;
 pub mod terminal;
 
@@ -44,6 +45,11 @@ pub enum Outcome {
     /// The case could not run; the reason says why (never counted as passed).
     Skipped {
         reason: String,
+    },
+    /// The case failed, was run again (`kdc ci run --retries`) and then passed: it counts as
+    /// passed, and `failures` keeps each failed attempt's message (JUnit `flakyFailure`).
+    Flaky {
+        failures: Vec<String>,
     },
 }
 
