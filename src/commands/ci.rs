@@ -209,6 +209,13 @@ pub fn run(cx: &Ctx<'_>, args: &CiRunArgs) -> Result<ExitCode, KdcError> {
     let endpoint = cx.endpoint()?;
     let junit = artifacts.join("junit_kdc.xml");
     cx.events.attach(Junit::new(&junit));
+    // Each cell's own JUnit beside its files, so DIR/<cell>/ is the whole cell.
+    for p in &planned {
+        cx.events.attach(crate::report::OnlyScope {
+            scope: p.cell.name.clone(),
+            inner: Junit::new(artifacts.join(&p.cell.name).join("junit_kdc.xml")),
+        });
+    }
     let opts = RunOptions {
         jobs: usize::from(args.jobs),
         artifacts: artifacts.clone(),

@@ -198,19 +198,15 @@ pub struct Matrix {
 impl Matrix {
     /// Reads `path`; with none, `ci/matrix.toml` in `cwd` if present, else kdc's own matrix.
     pub fn load(path: Option<&Path>, cwd: &Path, suites: &[Suite]) -> Result<Matrix, MatrixError> {
-        let path = match path {
-            Some(p) => Some(p.to_path_buf()),
-            None => Some(cwd.join(DEFAULT_FILE)).filter(|p| p.is_file()),
+        // Messages and reproduce commands show the path as the user gave it.
+        let given = match path {
+            Some(p) => Some((cwd.join(p), p.display().to_string())),
+            None => Some((cwd.join(DEFAULT_FILE), DEFAULT_FILE.to_string())).filter(|(p, _)| p.is_file()),
         };
-        let Some(path) = path else {
+        let Some((path, shown)) = given else {
             return parse::parse("<kdc's own matrix>", Path::new(DEFAULT_FILE).parent().unwrap(), OWN, suites)
                 .map(|m| Matrix { own: true, ..m });
         };
-        let shown = path
-            .strip_prefix(cwd)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
         let text = std::fs::read_to_string(&path).map_err(|e| MatrixError::Read {
             path: shown.clone(),
             message: e.to_string(),

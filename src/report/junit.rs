@@ -512,6 +512,25 @@ mod tests {
     }
 
     #[test]
+    fn a_flaky_case_passes_with_a_flaky_failure_per_failed_attempt() {
+        let got = xml(&[case(
+            "",
+            "ipv6",
+            "nat64 on kube-master",
+            5,
+            Outcome::Flaky {
+                failures: vec!["ping: expected a reply, got none".into()],
+            },
+            "",
+        )]);
+        assert!(got.contains(r#"<testsuites name="kdc" tests="1" failures="0" errors="0""#), "{got}");
+        assert!(
+            got.contains(r#"<flakyFailure message="ping: expected a reply, got none""#),
+            "{got}"
+        );
+    }
+
+    #[test]
     fn an_empty_run_is_an_empty_report() {
         assert_eq!(
             xml(&[]),
@@ -618,6 +637,16 @@ mod tests {
             failed("nul\0 esc\x1b[31m tab\t"),
             "\u{fffe}",
         ));
+        events.push(case(
+            "ipv4-bridge",
+            "dns",
+            "flaky",
+            1,
+            Outcome::Flaky {
+                failures: vec!["first try failed".into()],
+            },
+            "",
+        ));
         for e in &events {
             j.report(e);
         }
@@ -626,7 +655,7 @@ mod tests {
         let out = std::process::Command::new("bash")
             .arg(&script)
             .arg(&path)
-            .args(["11", "3", "2"])
+            .args(["12", "3", "2"])
             .output()
             .unwrap();
         assert!(

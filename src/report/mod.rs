@@ -136,6 +136,26 @@ impl Reporter for Fanout {
     }
 }
 
+/// Passes on only the events of one job: its scope, or a scope inside it (`cell/cluster-2`).
+/// A matrix cell's own JUnit file is a [`Junit`] behind one.
+pub struct OnlyScope<R> {
+    pub scope: String,
+    pub inner: R,
+}
+
+impl<R: Reporter> Reporter for OnlyScope<R> {
+    fn report(&mut self, event: &Event) {
+        let s = &event.scope.0;
+        if *s == self.scope || s.strip_prefix(&self.scope).is_some_and(|rest| rest.starts_with('/')) {
+            self.inner.report(event);
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), ReportError> {
+        self.inner.finish()
+    }
+}
+
 /// The runners' handle for emitting events: cheap to clone into concurrent tasks, bound to a
 /// scope.
 #[derive(Clone)]
@@ -283,6 +303,20 @@ mod tests {
                 source: None,
             })
         }
+    }
+
+    #[test]
+    fn only_scope_passes_the_jobs_events_and_those_inside_it() {
+        let rec = Recorder::default();
+        let root = Emitter::new(OnlyScope {
+            scope: "multi".into(),
+            inner: rec.clone(),
+        });
+        root.note("none");
+        root.scoped("multi").note("cell");
+        root.scoped("multi/cluster-2").note("cluster");
+        root.scoped("multi-cluster").note("another cell");
+        assert_eq!(rec.notes(), vec!["cell", "cluster"]);
     }
 
     #[test]

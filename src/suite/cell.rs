@@ -373,10 +373,9 @@ async fn run_checks(
             })
             .collect();
         events.note(format!(
-            "retrying {} failed case{} (attempt {} of {retries})",
+            "retrying {} failed case{} (retry {attempt} of {retries})",
             attempts.len(),
             crate::text::plural(attempts.len()),
-            attempt + 1
         ));
         let (local, rec) = crate::report::Recorder::emitter();
         runner::run(target, &again, &local).await;
