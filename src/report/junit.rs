@@ -259,7 +259,11 @@ fn test_case(classname: &str, case: &Case) -> TestCase {
             let mut s = TestCaseStatus::success();
             for message in failures {
                 let mut rerun = TestRerun::new(NonSuccessKind::Failure);
-                rerun.set_message(clean(message)).set_description(clean(message));
+                // junit-10.xsd requires a type; Surefire puts the exception class there.
+                rerun
+                    .set_type("check")
+                    .set_message(clean(message))
+                    .set_description(clean(message));
                 s.add_rerun(rerun);
             }
             s
@@ -525,7 +529,7 @@ mod tests {
         )]);
         assert!(got.contains(r#"<testsuites name="kdc" tests="1" failures="0" errors="0""#), "{got}");
         assert!(
-            got.contains(r#"<flakyFailure message="ping: expected a reply, got none""#),
+            got.contains(r#"<flakyFailure type="check" message="ping: expected a reply, got none""#),
             "{got}"
         );
     }
