@@ -18,22 +18,9 @@ venv="${KDC_CI_VENV:-$repo_root/target/ci-venv}"
 command -v python3 >/dev/null ||
     die "python3 not found: install python3 and python3-venv (run ci/setup-host.sh)"
 
-marker="$venv/.check-jsonschema-$version"
-if [ ! -f "$marker" ]; then
-    mkdir -p "$(dirname "$venv")"
-    (
-        if command -v flock >/dev/null; then flock 9; fi
-        if [ ! -f "$marker" ]; then
-            rm -rf "$venv"
-            python3 -m venv "$venv" >&2 ||
-                die "cannot create a python venv in $venv: install python3-venv (run ci/setup-host.sh)"
-            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-                "check-jsonschema==$version" >&2 ||
-                die "cannot install check-jsonschema==$version from PyPI into $venv"
-            touch "$marker"
-        fi
-    ) 9>"$venv.lock"
-fi
+# shellcheck source=ci/pyvenv.sh
+. "$repo_root/ci/pyvenv.sh"
+ensure_venv "$venv" check-jsonschema "$version"
 
 status=0
 for arg in "$@"; do

@@ -153,7 +153,6 @@ fn live_a_failing_cell_prints_its_diagnosis_and_blob_and_fails_the_run_while_the
 
 #[test]
 fn live_a_run_interrupted_through_its_process_group_leaves_nothing_behind() {
-    use std::io::BufRead;
     use std::os::unix::process::CommandExt;
     if !docker_ready() {
         return;
@@ -174,14 +173,9 @@ fn live_a_run_interrupted_through_its_process_group_leaves_nothing_behind() {
     .unwrap();
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(err.read_line(&mut line).unwrap() > 0, "no node containers started: {seen}");
-        seen += &line;
-        if line.contains("Starting ") && line.contains("node containers") {
-            break;
-        }
-    }
+    common::read_until(&mut err, &mut seen, |line| {
+        line.contains("Starting ") && line.contains("node containers")
+    });
     let pid = child.id() as i32;
     // As `timeout` and CI runners do: the process and its group, at once.
     // SAFETY: kill(2) on our own child and its group.

@@ -395,30 +395,30 @@ async fn run_checks(
             let Some(i) = attempts.iter().position(|(k, _)| *k == key) else {
                 continue;
             };
-            match outcome {
+            let (failed_again, outcome) = match outcome {
                 Outcome::Failed { message } => {
                     attempts[i].1.push(message.clone());
-                    still.push(EventKind::CaseFinished {
-                        class,
-                        name,
-                        elapsed,
-                        outcome: Outcome::Failed { message },
-                        output,
-                    });
+                    (true, Outcome::Failed { message })
                 }
                 _ => {
                     let (_, failures) = attempts.remove(i);
                     flaky += 1;
                     stats.failed -= 1;
                     stats.passed += 1;
-                    events.emit(EventKind::CaseFinished {
-                        class,
-                        name,
-                        elapsed,
-                        outcome: Outcome::Flaky { failures },
-                        output,
-                    });
+                    (false, Outcome::Flaky { failures })
                 }
+            };
+            let kind = EventKind::CaseFinished {
+                class,
+                name,
+                elapsed,
+                outcome,
+                output,
+            };
+            if failed_again {
+                still.push(kind);
+            } else {
+                events.emit(kind);
             }
         }
         failing = still;

@@ -30,12 +30,7 @@ pub fn render(m: &Matrix) -> String {
     paths:
       - {IMAGE_CACHE}/
   before_script:
-    - {install}
-    - {image_key}
-    - {load}
-    - {setup}
-    - {save}
-  script:
+{before}  script:
     - {script}
   artifacts:
     when: always
@@ -45,11 +40,10 @@ pub fn render(m: &Matrix) -> String {
       junit: {JUNIT}
 "#,
         max = Provider::Gitlab.max_blob_bytes(),
-        install = quote(&steps.install),
-        image_key = quote(&steps.image_key),
-        load = quote(&steps.load_images),
-        setup = quote(&steps.setup),
-        save = quote(&steps.save_images),
+        before = super::items(
+            &[&steps.install, &steps.image_key, &steps.load_images, &steps.setup, &steps.save_images],
+            4
+        ),
         script = quote(&script),
     );
     for unit in &units {

@@ -6,6 +6,15 @@ pub mod github;
 pub mod gitlab;
 pub mod travis;
 
+/// YAML list items, one quoted command each, indented by `n` spaces.
+pub(crate) fn items(commands: &[&str], n: usize) -> String {
+    let pad = " ".repeat(n);
+    commands
+        .iter()
+        .map(|c| format!("{pad}- {}\n", crate::ci::quote(c)))
+        .collect()
+}
+
 /// `s` indented by `n` spaces on every non-empty line.
 pub(crate) fn indent(s: &str, n: usize) -> String {
     let pad = " ".repeat(n);

@@ -36,21 +36,17 @@ addons:
 install:
   - {install}
 before_script:
-  - {image_key}
-  - {load}
-  - {setup}
-  - {save}
-script:
+{before}script:
   - {script}
 jobs:
   include:
 "#,
         max = Provider::Travis.max_blob_bytes(),
         install = quote(&steps.install),
-        image_key = quote(&steps.image_key),
-        load = quote(&steps.load_images),
-        setup = quote(&steps.setup),
-        save = quote(&steps.save_images),
+        before = super::items(
+            &[&steps.image_key, &steps.load_images, &steps.setup, &steps.save_images],
+            2
+        ),
         script = quote(&script),
     );
     for unit in &units {
