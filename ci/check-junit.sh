@@ -57,24 +57,10 @@ if ! out="$(xmllint --noout --schema "$xsd" "$file" 2>&1)"; then
     die "$file does not validate against junit-10.xsd (errors above)"
 fi
 
-# 2. junitparser, installed once. The marker is written last, so an interrupted install is
-#    redone; flock keeps parallel runs (cargo test threads, CI jobs) from installing at once.
-marker="$venv/.junitparser-$junitparser_version"
-if [ ! -f "$marker" ]; then
-    mkdir -p "$(dirname "$venv")"
-    (
-        if command -v flock >/dev/null; then flock 9; fi
-        if [ ! -f "$marker" ]; then
-            rm -rf "$venv"
-            python3 -m venv "$venv" >&2 ||
-                die "cannot create a python venv in $venv: install python3-venv (run ci/setup-host.sh)"
-            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-                "junitparser==$junitparser_version" >&2 ||
-                die "cannot install junitparser==$junitparser_version from PyPI into $venv"
-            touch "$marker"
-        fi
-    ) 9>"$venv.lock"
-fi
+# 2. junitparser, installed once (ci/pyvenv.sh).
+# shellcheck source=ci/pyvenv.sh
+. "$repo_root/ci/pyvenv.sh"
+ensure_venv "$venv" junitparser "$junitparser_version"
 
 "$venv/bin/python" - "$file" "${@:2}" <<'PY'
 import sys

@@ -146,6 +146,13 @@ pub enum Command {
     /// Find every blob in a CI log (GitHub Actions, Jenkins, Travis, CircleCI…), decode it and
     /// split it into files: one blob into DIR, several into DIR/1, DIR/2, ….
     SplitDump64(SplitArgs),
+    /// The CI matrix (ci/matrix.toml or --matrix FILE): list its cells, generate CircleCI,
+    /// GitHub Actions, GitLab CI and Travis configs, check committed ones, run cells here.
+    #[command(subcommand)]
+    Ci(CiCommand),
+    /// Write a self-contained HTML page of a `kdc ci run`'s artifacts directory: the cells as
+    /// a grid with their status, times, failing checks, and links to their files.
+    Report(ReportArgs),
     /// Print the completion script for a shell, e.g. `source <(kdc completion bash)`.
     Completion(CompletionArgs),
     /// Print kdc's version, the git commit it was built from and the supported Kubernetes
@@ -235,6 +242,18 @@ pub struct Dump64Args {
     /// lzma preset: 0 (fast) to 9 (smallest; 9 needs ~700 MB to compress).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub level: u32,
+    #[command(flatten)]
+    pub max: MaxBlobArgs,
+}
+
+/// The blob's budget in a CI log.
+#[derive(Debug, Clone, Args)]
+pub struct MaxBlobArgs {
+    /// Keep the blob at most BYTES (markers included) by cutting the largest files from their
+    /// start, keeping their ends; the dump's `kdc-trimmed.txt` says what was cut [env:
+    /// KDC_DUMP_MAX_BYTES, which generated CI configs set per provider; default: no limit].
+    #[arg(long = "max-bytes", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(4096..))]
+    pub max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -296,6 +315,106 @@ pub struct TestRunArgs {
     /// As `kdc up --host-routes`; also runs the checks that need the host to reach NAT64.
     #[arg(long)]
     pub host_routes: bool,
+    #[command(flatten)]
+    pub max: MaxBlobArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// The cells the matrix (or one shard of it) would run: name, suites, settings (--json
+    /// for scripts).
+    List(CiListArgs),
+    /// Write a complete CI config for a provider: a job per cell (or shard), image cache,
+    /// JUnit and artifacts stored, the dump blob and reproduce command in the log.
+    Generate(CiGenerateArgs),
+    /// Fail when a file under the matrix's [generated] differs from what it makes, naming the
+    /// file and the first differing line.
+    Check(CiCheckArgs),
+    /// Run cells here or in a CI job: each its own cluster ID and subnets, per-cell artifacts,
+    /// one merged JUnit, a summary with each failed cell's reproduce command. Exit 1 when any
+    /// cell failed (the others still finish).
+    Run(CiRunArgs),
+}
+
+/// Which matrix, and the suite files its cells may name.
+#[derive(Debug, Clone, Args)]
+pub struct MatrixArgs {
+    /// The matrix file [default: ci/matrix.toml in the working directory, else kdc's own].
+    #[arg(long, value_name = "FILE")]
+    pub matrix: Option<PathBuf>,
+    #[command(flatten)]
+    pub suites: SuiteFiles,
+}
+
+#[derive(Debug, Args)]
+pub struct CiListArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    /// Only shard I of N (1-based), as `kdc ci run --shard I/N` would run.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CiGenerateArgs {
+    /// The CI system.
+    #[arg(value_enum)]
+    pub provider: crate::matrix::Provider,
+    /// Write the config to FILE instead of stdout (replaced whole, never half-written).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CiCheckArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CiRunArgs {
+    /// The cells to run [default: every cell, or the shard's].
+    #[arg(value_name = "CELL")]
+    pub cells: Vec<String>,
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    /// Run shard I of N (1-based) [default: from the CI system's variables: CIRCLE_NODE_INDEX
+    /// and CIRCLE_NODE_TOTAL, CI_NODE_INDEX and CI_NODE_TOTAL, BUILDKITE_PARALLEL_JOB and
+    /// BUILDKITE_PARALLEL_JOB_COUNT, or KDC_SHARD=I/N].
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Cells at once, each with its own cluster.
+    #[arg(short = 'j', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub jobs: u16,
+    /// Where each cell's files go (DIR/<cell>/), the merged JUnit (DIR/junit_kdc.xml) and the
+    /// run's record for `kdc report` [default: $ARTIFACTS, else ./_artifacts].
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+    /// Run a failed check again up to R times; one that then passes is flaky (JUnit
+    /// flakyFailure) and does not fail the cell.
+    #[arg(long, default_value_t = 0, value_name = "R", value_parser = clap::value_parser!(u32).range(0..=5))]
+    pub retries: u32,
+    /// The cluster IDs cells may take, FIRST-LAST; each cluster gets the lowest free one whose
+    /// plan is valid and whose subnets overlap no other cell's.
+    #[arg(long, value_name = "FIRST-LAST", default_value = "1-254")]
+    pub cluster_ids: String,
+    /// Seconds each node may take to reach systemd `running`.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub wait_systemd: u64,
+    #[command(flatten)]
+    pub max: MaxBlobArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The artifacts directory of a `kdc ci run` (it holds kdc-matrix.json).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The page to write [default: DIR/report.html].
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

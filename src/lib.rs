@@ -5,6 +5,7 @@
 //! environment and config file into a validated [`config::Config`]; [`plan`] derives everything
 //! about a cluster from it; the commands in [`commands`] do the work.
 
+pub mod ci;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod images;
 pub mod kube;
 pub mod kubeconfig;
+pub mod matrix;
 pub mod net;
 pub mod node;
 pub mod plan;

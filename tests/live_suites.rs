@@ -357,7 +357,6 @@ fn live_two_ipv6_cells_at_once() {
 /// cluster, writes its JUnit, and exits 130.
 #[test]
 fn live_interrupted_cell_removes_its_cluster() {
-    use std::io::BufRead;
     if !docker_ready() {
         return;
     }
@@ -381,17 +380,9 @@ fn live_interrupted_cell_removes_its_cluster() {
         .unwrap();
         let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
         let mut seen = String::new();
-        loop {
-            let mut line = String::new();
-            assert!(
-                err.read_line(&mut line).unwrap() > 0,
-                "no {when:?} in {seen}"
-            );
-            seen += &line;
-            if line.starts_with(&format!("kdc: {when}")) {
-                break;
-            }
-        }
+        common::read_until(&mut err, &mut seen, |line| {
+            line.starts_with(&format!("kdc: {when}"))
+        });
         // SAFETY: kill(2) on our own child, which has not been waited for.
         assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
         std::io::Read::read_to_string(&mut err, &mut seen).unwrap();

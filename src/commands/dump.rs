@@ -131,6 +131,24 @@ pub fn dump64(cx: &Ctx<'_>, args: &Dump64Args) -> Result<ExitCode, KdcError> {
         Some(from) => open_input(Some(from))?.1,
         None => Box::new(io::Cursor::new(live_dump(cx, &args.live)?)),
     };
+    if let Some(max) = super::ci::max_blob_bytes(cx, &args.max)? {
+        // Cutting needs the whole dump: read it, fit it, print it.
+        let mut text = Vec::new();
+        input.read_to_end(&mut text).map_err(|source| KdcError::Io {
+            what: "the dump".into(),
+            source,
+        })?;
+        let fitted = crate::dump::trim::fit(&text, args.level, max)
+            .map_err(|e| KdcError::Failed(e.to_string()))?;
+        for t in &fitted.trimmed {
+            cx.events.note(format!(
+                "trimmed {} to its last {} of {} bytes to fit --max-bytes {max}",
+                t.name, t.kept, t.bytes
+            ));
+        }
+        io::stdout().write_all(&fitted.blob).map_err(stdout_err)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let out = io::BufWriter::new(io::stdout().lock());
     let mut blob = BlobWriter::new(out, args.level).map_err(stdout_err)?;
     io::copy(&mut input, &mut blob).map_err(|source| KdcError::Io {

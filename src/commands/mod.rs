@@ -2,6 +2,7 @@
 //! every command shares — the reporter on stderr, the configuration, the async runtime, the
 //! engine connection, writing stdout — is in [`Ctx`].
 
+mod ci;
 mod cluster;
 mod dump;
 mod meta;
@@ -13,7 +14,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cli::{
-    Cli, ClusterArgs, Command, CreateCommand, DeleteCommand, ExportCommand, GetCommand, GlobalArgs,
+    CiCommand, Cli, ClusterArgs, Command, CreateCommand, DeleteCommand, ExportCommand, GetCommand, GlobalArgs,
     ImageCommand, Test,
 };
 use crate::config::{self, Inputs};
@@ -59,6 +60,11 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
         Command::Version => meta::version(&cx),
         Command::Test(Test::List(args)) => test::list(&cx, &args),
         Command::Test(Test::Run(args)) => test::run(&cx, &args),
+        Command::Ci(CiCommand::List(args)) => ci::list(&cx, &args),
+        Command::Ci(CiCommand::Generate(args)) => ci::generate(&cx, &args),
+        Command::Ci(CiCommand::Check(args)) => ci::check(&cx, &args),
+        Command::Ci(CiCommand::Run(args)) => ci::run(&cx, &args),
+        Command::Report(args) => ci::report(&cx, &args),
     };
     cx.events.finish().map_err(|e| KdcError::Io {
         what: e.what,

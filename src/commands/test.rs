@@ -77,6 +77,8 @@ pub fn run(cx: &Ctx<'_>, args: &TestRunArgs) -> Result<ExitCode, KdcError> {
         },
         artifacts: artifacts.clone(),
         dump_timeout: Duration::from_secs(20),
+        retries: 0,
+        max_blob_bytes: super::ci::max_blob_bytes(cx, &args.max)?,
     };
     let result = cx.block_on(async {
         let docker = cx.connect(&endpoint).await?;

@@ -12,6 +12,7 @@ mod scan;
 mod sink;
 mod split;
 pub mod stage;
+pub mod trim;
 mod writer;
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, FixedOffset, Utc};
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use super::{Event, EventKind, Outcome, ReportError, Reporter, Scope};
 
@@ -252,6 +252,20 @@ fn test_case(classname: &str, case: &Case) -> TestCase {
         Outcome::Skipped { reason } => {
             let mut s = TestCaseStatus::skipped();
             s.set_message(clean(reason));
+            s
+        }
+        // Surefire's and nextest's form: a passed case with a `flakyFailure` per failed attempt.
+        Outcome::Flaky { failures } => {
+            let mut s = TestCaseStatus::success();
+            for message in failures {
+                let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+                // junit-10.xsd requires a type; Surefire puts the exception class there.
+                rerun
+                    .set_type("check")
+                    .set_message(clean(message))
+                    .set_description(clean(message));
+                s.add_rerun(rerun);
+            }
             s
         }
     };
@@ -502,6 +516,25 @@ mod tests {
     }
 
     #[test]
+    fn a_flaky_case_passes_with_a_flaky_failure_per_failed_attempt() {
+        let got = xml(&[case(
+            "",
+            "ipv6",
+            "nat64 on kube-master",
+            5,
+            Outcome::Flaky {
+                failures: vec!["ping: expected a reply, got none".into()],
+            },
+            "",
+        )]);
+        assert!(got.contains(r#"<testsuites name="kdc" tests="1" failures="0" errors="0""#), "{got}");
+        assert!(
+            got.contains(r#"<flakyFailure message="ping: expected a reply, got none" type="check">"#),
+            "{got}"
+        );
+    }
+
+    #[test]
     fn an_empty_run_is_an_empty_report() {
         assert_eq!(
             xml(&[]),
@@ -608,6 +641,16 @@ mod tests {
             failed("nul\0 esc\x1b[31m tab\t"),
             "\u{fffe}",
         ));
+        events.push(case(
+            "ipv4-bridge",
+            "dns",
+            "flaky",
+            1,
+            Outcome::Flaky {
+                failures: vec!["first try failed".into()],
+            },
+            "",
+        ));
         for e in &events {
             j.report(e);
         }
@@ -616,7 +659,7 @@ mod tests {
         let out = std::process::Command::new("bash")
             .arg(&script)
             .arg(&path)
-            .args(["11", "3", "2"])
+            .args(["12", "3", "2"])
             .output()
             .unwrap();
         assert!(

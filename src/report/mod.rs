@@ -6,6 +6,7 @@
 //! reporters. Every event names its [`Scope`] (which cluster or which matrix cell), so reporters
 //! can follow several jobs running at once.
 
+pub mod html;
 pub mod junit;
 pub mod terminal;
 
@@ -44,6 +45,11 @@ pub enum Outcome {
     /// The case could not run; the reason says why (never counted as passed).
     Skipped {
         reason: String,
+    },
+    /// The case failed, was run again (`kdc ci run --retries`) and then passed: it counts as
+    /// passed, and `failures` keeps each failed attempt's message (JUnit `flakyFailure`).
+    Flaky {
+        failures: Vec<String>,
     },
 }
 
@@ -127,6 +133,26 @@ impl Reporter for Fanout {
             }
         }
         first
+    }
+}
+
+/// Passes on only the events of one job: its scope, or a scope inside it (`cell/cluster-2`).
+/// A matrix cell's own JUnit file is a [`Junit`] behind one.
+pub struct OnlyScope<R> {
+    pub scope: String,
+    pub inner: R,
+}
+
+impl<R: Reporter> Reporter for OnlyScope<R> {
+    fn report(&mut self, event: &Event) {
+        let s = &event.scope.0;
+        if *s == self.scope || s.strip_prefix(&self.scope).is_some_and(|rest| rest.starts_with('/')) {
+            self.inner.report(event);
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), ReportError> {
+        self.inner.finish()
     }
 }
 
@@ -277,6 +303,20 @@ mod tests {
                 source: None,
             })
         }
+    }
+
+    #[test]
+    fn only_scope_passes_the_jobs_events_and_those_inside_it() {
+        let rec = Recorder::default();
+        let root = Emitter::new(OnlyScope {
+            scope: "multi".into(),
+            inner: rec.clone(),
+        });
+        root.note("none");
+        root.scoped("multi").note("cell");
+        root.scoped("multi/cluster-2").note("cluster");
+        root.scoped("multi-cluster").note("another cell");
+        assert_eq!(rec.notes(), vec!["cell", "cluster"]);
     }
 
     #[test]

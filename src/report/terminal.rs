@@ -337,6 +337,18 @@ impl<W: Write + Send> State<W> {
                         format!("{p}FAIL {case} ({t}): {message}")
                     }
                     (true, Outcome::Skipped { reason }) => format!("{p}SKIP {case}: {reason}"),
+                    (true, Outcome::Flaky { failures }) => format!(
+                        "{p}FLAKY {case} ({t}): passed after {} failed attempt{}",
+                        failures.len(),
+                        crate::text::plural(failures.len())
+                    ),
+                    (false, Outcome::Flaky { failures }) => format!(
+                        " {} {p}{case} {}: flaky, passed after {} failed attempt{}",
+                        self.paint("33", "✓"),
+                        self.paint("2", &t),
+                        failures.len(),
+                        crate::text::plural(failures.len())
+                    ),
                     (false, Outcome::Passed) => format!(
                         " {} {p}{case} {}",
                         self.paint("32", "✓"),

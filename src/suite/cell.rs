@@ -34,6 +34,12 @@ pub struct CellOptions {
     pub artifacts: PathBuf,
     /// Each dump command's limit.
     pub dump_timeout: Duration,
+    /// Runs of a failed check after the first (`kdc ci run --retries`); one that then passes
+    /// is reported as flaky.
+    pub retries: u32,
+    /// The most bytes the blob in the log may take (`--max-bytes`): the largest files are cut
+    /// from their start to fit; the artifacts get the whole dump.
+    pub max_blob_bytes: Option<u64>,
 }
 
 /// What the cell did.
@@ -45,6 +51,32 @@ pub struct CellResult {
     /// Where the dump went, when one was made.
     pub dump_dir: Option<PathBuf>,
     pub interrupted: bool,
+    /// The failed cases, `Up`, `Dump` and `Down` included: what a diagnosis reads.
+    pub failures: Vec<Failure>,
+    /// The cluster's containers and their state when the failure was seen, before the dump
+    /// (empty when nothing failed).
+    pub containers: Vec<Container>,
+    /// Files cut from the blob in the log to fit `max_blob_bytes`.
+    pub trimmed: Vec<crate::dump::trim::TrimmedFile>,
+    /// Cases that failed and then passed on a retry.
+    pub flaky: usize,
+}
+
+/// A failed case.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    pub class: String,
+    pub name: String,
+    pub message: String,
+}
+
+/// A container of the cluster as the failure found it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Container {
+    pub name: String,
+    /// kdc's role label (`control-plane`, `worker`, the support containers' roles).
+    pub role: String,
+    pub state: String,
 }
 
 impl CellResult {
@@ -79,6 +111,9 @@ pub async fn run(
     blob_out: &mut (dyn Write + Send),
 ) -> CellResult {
     let run_started = Instant::now();
+    // Every event goes through the tap, which keeps the failures for the result.
+    let tap = Tap::new(events.clone());
+    let events = &Emitter::new(tap.clone());
     let names: Vec<&str> = suites.iter().map(|(s, _)| s.name.as_str()).collect();
     events.emit(EventKind::RunStarted {
         name: format!("kdc test run {}", names.join(" ")),
@@ -143,7 +178,10 @@ pub async fn run(
             host_routes: matches!(provider.container(&routes).await, Ok(Some(c)) if c.state == "running"),
         };
         tokio::select! {
-            stats = runner::run(&target, suites, events) => result.stats = stats,
+            (stats, flaky) = run_checks(&target, suites, events, &tap, opts.retries) => {
+                result.stats = stats;
+                result.flaky = flaky;
+            }
             // Checks create nothing: abandoning them loses nothing.
             _ = stop.wait() => result.interrupted = true,
         }
@@ -153,9 +191,24 @@ pub async fn run(
     let failed = result.up_failed || result.stats.failed > 0;
     if failed && exists && !result.interrupted {
         let t = Instant::now();
+        if let Ok(listed) = provider
+            .list_containers(&cluster::spec::cluster_filter(&plan.cluster.label))
+            .await
+        {
+            result.containers = listed
+                .into_iter()
+                .map(|c| Container {
+                    role: c.role().unwrap_or("").to_string(),
+                    name: c.name,
+                    state: c.state,
+                })
+                .collect();
+            result.containers.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         let dir = fresh_dir(&opts.artifacts, "dump");
         match dump(provider, exec, plan, opts, &dir, blob_out).await {
-            Ok(summary) => {
+            Ok((summary, trimmed)) => {
+                result.trimmed = trimmed;
                 result.dump_dir = Some(dir);
                 step_case(events, "Dump", t, Outcome::Passed, summary);
             }
@@ -206,7 +259,174 @@ pub async fn run(
         elapsed: run_started.elapsed(),
         ok: result.ok(),
     });
+    result.failures = tap.failures();
     result
+}
+
+/// Forwards every event to the cell's emitter and keeps each failed case it forwards. While
+/// holding (the first run of the checks when retries are allowed), failed check cases are
+/// kept back instead: the retries decide whether they are failures or flaky.
+#[derive(Clone)]
+struct Tap {
+    forward: Emitter,
+    state: std::sync::Arc<std::sync::Mutex<TapState>>,
+}
+
+#[derive(Default)]
+struct TapState {
+    hold: bool,
+    held: Vec<EventKind>,
+    failures: Vec<Failure>,
+}
+
+impl Tap {
+    fn new(forward: Emitter) -> Tap {
+        Tap {
+            forward,
+            state: Default::default(),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, TapState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn hold(&self, on: bool) -> Vec<EventKind> {
+        let mut s = self.state();
+        s.hold = on;
+        std::mem::take(&mut s.held)
+    }
+
+    fn failures(&self) -> Vec<Failure> {
+        self.state().failures.clone()
+    }
+}
+
+impl crate::report::Reporter for Tap {
+    fn report(&mut self, event: &crate::report::Event) {
+        if let EventKind::CaseFinished {
+            class,
+            name,
+            outcome: Outcome::Failed { message },
+            ..
+        } = &event.kind
+        {
+            let mut s = self.state();
+            if s.hold && class != crate::report::junit::KDC_CLASS {
+                s.held.push(event.kind.clone());
+                return;
+            }
+            s.failures.push(Failure {
+                class: class.clone(),
+                name: name.clone(),
+                message: message.clone(),
+            });
+        }
+        self.forward.emit(event.kind.clone());
+    }
+}
+
+/// The checks, each failed one run again up to `retries` times: a case that then passes is
+/// reported as [`Outcome::Flaky`], one that never does as its last failure. Returns the stats
+/// (flaky cases count as passed) and how many were flaky.
+async fn run_checks(
+    target: &Target<'_>,
+    suites: &[(Suite, Vec<String>)],
+    events: &Emitter,
+    tap: &Tap,
+    retries: u32,
+) -> (Stats, usize) {
+    if retries == 0 {
+        return (runner::run(target, suites, events).await, 0);
+    }
+    tap.hold(true);
+    let mut stats = runner::run(target, suites, events).await;
+    let mut failing = tap.hold(false);
+    // (class, name) → the messages of its failed attempts.
+    let mut attempts: Vec<((String, String), Vec<String>)> = failing
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::CaseFinished {
+                class,
+                name,
+                outcome: Outcome::Failed { message },
+                ..
+            } => Some(((class.clone(), name.clone()), vec![message.clone()])),
+            _ => None,
+        })
+        .collect();
+    let mut flaky = 0;
+    for attempt in 1..=retries {
+        if failing.is_empty() {
+            break;
+        }
+        let again: Vec<(Suite, Vec<String>)> = suites
+            .iter()
+            .filter_map(|(suite, _)| {
+                let mut ids: Vec<String> = attempts
+                    .iter()
+                    .filter(|((class, _), _)| *class == suite.name)
+                    .map(|((_, name), _)| name.split(" on ").next().unwrap_or(name).to_string())
+                    .collect();
+                ids.dedup();
+                (!ids.is_empty()).then(|| (suite.clone(), ids))
+            })
+            .collect();
+        events.note(format!(
+            "retrying {} failed case{} (retry {attempt} of {retries})",
+            attempts.len(),
+            crate::text::plural(attempts.len()),
+        ));
+        let (local, rec) = crate::report::Recorder::emitter();
+        runner::run(target, &again, &local).await;
+        let mut still = Vec::new();
+        for e in rec.events() {
+            let EventKind::CaseFinished {
+                class,
+                name,
+                elapsed,
+                outcome,
+                output,
+            } = e.kind
+            else {
+                continue;
+            };
+            let key = (class.clone(), name.clone());
+            let Some(i) = attempts.iter().position(|(k, _)| *k == key) else {
+                continue;
+            };
+            let (failed_again, outcome) = match outcome {
+                Outcome::Failed { message } => {
+                    attempts[i].1.push(message.clone());
+                    (true, Outcome::Failed { message })
+                }
+                _ => {
+                    let (_, failures) = attempts.remove(i);
+                    flaky += 1;
+                    stats.failed -= 1;
+                    stats.passed += 1;
+                    (false, Outcome::Flaky { failures })
+                }
+            };
+            let kind = EventKind::CaseFinished {
+                class,
+                name,
+                elapsed,
+                outcome,
+                output,
+            };
+            if failed_again {
+                still.push(kind);
+            } else {
+                events.emit(kind);
+            }
+        }
+        failing = still;
+    }
+    for kind in failing {
+        events.emit(kind);
+    }
+    (stats, flaky)
 }
 
 /// The cluster's dump: a blob into the log and the files into `dir`. Returns a line for the
@@ -218,7 +438,7 @@ async fn dump(
     opts: &CellOptions,
     dir: &std::path::Path,
     blob_out: &mut (dyn Write + Send),
-) -> Result<String, String> {
+) -> Result<(String, Vec<crate::dump::trim::TrimmedFile>), String> {
     let ip_mode = plan.ip_mode.to_string();
     let target = DumpTarget {
         label: &plan.cluster.label,
@@ -229,9 +449,23 @@ async fn dump(
     let (text, errors) = live::text_dump(provider, exec, &target)
         .await
         .map_err(|e| format!("cannot dump cluster {}: {e}", plan.cluster.label))?;
-    let mut blob = BlobWriter::new(&mut *blob_out, 6).map_err(|e| format!("stdout: {e}"))?;
-    blob.write_all(&text).map_err(|e| format!("stdout: {e}"))?;
-    blob.finish().map_err(|e| format!("stdout: {e}"))?;
+    let mut trimmed = Vec::new();
+    match opts.max_blob_bytes {
+        None => {
+            let mut blob =
+                BlobWriter::new(&mut *blob_out, 6).map_err(|e| format!("stdout: {e}"))?;
+            blob.write_all(&text).map_err(|e| format!("stdout: {e}"))?;
+            blob.finish().map_err(|e| format!("stdout: {e}"))?;
+        }
+        Some(max) => {
+            let fitted = crate::dump::trim::fit(&text, 6, max).map_err(|e| e.to_string())?;
+            blob_out
+                .write_all(&fitted.blob)
+                .and_then(|_| blob_out.flush())
+                .map_err(|e| format!("stdout: {e}"))?;
+            trimmed = fitted.trimmed;
+        }
+    }
     let mut sink = DirSink::deferred(dir, crate::dump::DEFAULT_MAX_BYTES);
     let report = split_text(&text[..], &mut sink);
     if let Some(p) = report.problems.first() {
@@ -243,10 +477,16 @@ async fn dump(
         sink.files(),
         dir.display()
     );
+    for t in &trimmed {
+        s += &format!(
+            "trimmed in the log to fit --max-bytes: {} (kept the last {} of {} bytes)\n",
+            t.name, t.kept, t.bytes
+        );
+    }
     for e in errors {
         s += &format!("dump: {e}\n");
     }
-    Ok(s)
+    Ok((s, trimmed))
 }
 
 /// `<parent>/<name>`, or the first of `<name>-2`, `<name>-3`, … that does not exist.

@@ -16,7 +16,7 @@ mod expand;
 mod judge;
 mod list;
 pub(crate) mod model;
-mod parse;
+pub(crate) mod parse;
 pub mod runner;
 mod template;
 

@@ -22,7 +22,7 @@ use super::model::{
 };
 use super::template::Template;
 
-type Value<'i> = Spanned<DeValue<'i>>;
+pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 
 const TOP_KEYS: [&str; 3] = ["description", "cluster", "check"];
 const CHECK_KEYS: [&str; 10] = [
@@ -43,15 +43,15 @@ const EXPECT_KEYS: [&str; 11] = [
 ];
 const WHEN_KEYS: [&str; 3] = ["allow_aaaa", "cni", "host_routes"];
 
-/// The text of one file and where its lines start.
-struct Doc<'a> {
+/// The text of one file and where its lines start (also read by the matrix parser).
+pub(crate) struct Doc<'a> {
     file: String,
     text: &'a str,
     line_starts: Vec<usize>,
 }
 
 impl Doc<'_> {
-    fn new(file: String, text: &str) -> Doc<'_> {
+    pub(crate) fn new(file: String, text: &str) -> Doc<'_> {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
@@ -71,7 +71,7 @@ impl Doc<'_> {
         (line, column)
     }
 
-    fn error(&self, offset: usize, message: String) -> SuiteError {
+    pub(crate) fn error(&self, offset: usize, message: String) -> SuiteError {
         let (line, column) = self.position(offset);
         SuiteError::Parse {
             file: self.file.clone(),
@@ -90,7 +90,12 @@ pub(crate) struct Cx<'a> {
     subject: String,
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
+    /// The top level of `doc`, or the part of it `subject` names (`cell "ipv6"`).
+    pub(crate) fn new(doc: &'a Doc<'a>, subject: String) -> Cx<'a> {
+        Cx { doc, subject }
+    }
+
     /// An error at `span`: `<check>: <field>: <message>`.
     pub(crate) fn err(
         &self,
@@ -259,7 +264,7 @@ pub fn parse(name: &str, source: Source, text: &str) -> Result<Suite, SuiteError
                 }
                 description = Some(d.to_string());
             }
-            "cluster" => cluster = parse_cluster(&top, name, value)?,
+            "cluster" => cluster = settings(&top, "[cluster]", "suite", name, value)?,
             "check" => {
                 let items = value
                     .get_ref()
@@ -344,13 +349,20 @@ pub fn parse(name: &str, source: Source, text: &str) -> Result<Suite, SuiteError
     })
 }
 
-/// `[cluster]`: kdc settings by their environment names, values as text.
-fn parse_cluster(top: &Cx, name: &str, value: &Value) -> Result<Vec<(String, String)>, SuiteError> {
+/// A table of kdc settings by their environment names, values as text: a suite's `[cluster]`,
+/// a matrix cell's `set`. `kind` and `name` say whose settings they are (`suite ipv6`).
+pub(crate) fn settings(
+    top: &Cx,
+    field: &str,
+    kind: &'static str,
+    name: &str,
+    value: &Value,
+) -> Result<Vec<(String, String)>, SuiteError> {
     let table = value.get_ref().as_table().ok_or_else(|| {
         top.err(
             &value.span(),
-            "cluster",
-            "must be a table of settings such as [cluster] IP_MODE = \"ipv6\"",
+            field,
+            format!("must be a table of settings such as {field} IP_MODE = \"ipv6\""),
         )
     })?;
     let mut vars: Vec<(Range<usize>, &str, &Value)> = table
@@ -367,7 +379,7 @@ fn parse_cluster(top: &Cx, name: &str, value: &Value) -> Result<Vec<(String, Str
             other => {
                 return Err(top.err(
                     &v.span(),
-                    &format!("[cluster] {var}"),
+                    &format!("{field} {var}"),
                     format!(
                         "must be a string, whole number or boolean, not {}",
                         a(other.type_str())
@@ -375,8 +387,8 @@ fn parse_cluster(top: &Cx, name: &str, value: &Value) -> Result<Vec<(String, Str
                 ));
             }
         };
-        if let Err(problem) = Layer::named("suite", name, [(var, text.as_str())]) {
-            return Err(top.err(&span, "[cluster]", problem.message));
+        if let Err(problem) = Layer::named(kind, name, [(var, text.as_str())]) {
+            return Err(top.err(&span, field, problem.message));
         }
         out.push((var.to_string(), text));
     }

@@ -33,7 +33,7 @@ pub struct Stats {
 impl Stats {
     pub fn add(&mut self, o: &Outcome) {
         match o {
-            Outcome::Passed => self.passed += 1,
+            Outcome::Passed | Outcome::Flaky { .. } => self.passed += 1,
             Outcome::Failed { .. } => self.failed += 1,
             Outcome::Skipped { .. } => self.skipped += 1,
         }

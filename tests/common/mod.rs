@@ -104,3 +104,16 @@ pub fn labelled(label: &str) -> Vec<String> {
     all.sort();
     all
 }
+
+/// Reads lines of `r` into `seen` until one satisfies `stop` (a progress line a test waits for
+/// before it signals kdc); panics when the output ends first.
+pub fn read_until(r: &mut impl std::io::BufRead, seen: &mut String, stop: impl Fn(&str) -> bool) {
+    loop {
+        let mut line = String::new();
+        assert!(r.read_line(&mut line).unwrap() > 0, "output ended before the awaited line: {seen}");
+        seen.push_str(&line);
+        if stop(&line) {
+            return;
+        }
+    }
+}

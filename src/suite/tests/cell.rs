@@ -40,6 +40,8 @@ fn options(artifacts: &std::path::Path) -> CellOptions {
         host_possible: Err("remote".into()),
         artifacts: artifacts.to_path_buf(),
         dump_timeout: Duration::from_secs(5),
+        retries: 0,
+        max_blob_bytes: None,
     }
 }
 
@@ -105,6 +107,7 @@ fn names(cases: &[(String, String, Outcome)]) -> Vec<String> {
                 Outcome::Passed => "passed",
                 Outcome::Failed { .. } => "failed",
                 Outcome::Skipped { .. } => "skipped",
+                Outcome::Flaky { .. } => "flaky",
             };
             format!("{c}/{n} {o}")
         })
