@@ -14,8 +14,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cli::{
-    CiCommand, Cli, ClusterArgs, Command, CreateCommand, DeleteCommand, ExportCommand, GetCommand, GlobalArgs,
-    ImageCommand, Test,
+    CiCommand, Cli, ClusterArgs, Command, CreateCommand, DeleteCommand, ExportCommand, GetCommand,
+    GlobalArgs, ImageCommand, Test,
 };
 use crate::config::{self, Inputs};
 use crate::plan::Plan;

@@ -63,6 +63,20 @@ impl Action for KubeadmInit {
         }
         let req = ExecRequest::new(init_argv()).timeout(Duration::from_secs(300));
         cx.exec.exec(master, req).await?.ok()?;
+        if cx.plan.nodes.len() == 1 {
+            // A lone master runs everything, as kind's single-node clusters do.
+            let req = ExecRequest::new([
+                "kubectl",
+                "--kubeconfig",
+                ADMIN_CONF,
+                "taint",
+                "nodes",
+                "--all",
+                "node-role.kubernetes.io/control-plane-",
+            ])
+            .timeout(Duration::from_secs(60));
+            cx.exec.exec(master, req).await?.ok()?;
+        }
         Ok(())
     }
 }

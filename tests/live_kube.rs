@@ -1,0 +1,182 @@
+//! Live tests of the kubeadm bootstrapper: real Kubernetes (the default release) on 1 master and
+//! 2 workers in every IP mode, read by the host's real kubectl through the kubeconfig kdc wrote;
+//! down + up restores without kubeadm; clean leaves nothing, kubeconfig entries included.
+//! Each test has its own CLUSTER_ID (30-39) and its own kubeconfig file.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// One Kubernetes cluster at a time: four 3-node clusters at once are too much for 2 cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The Kubernetes node image of the default release.
+fn kube_image() -> String {
+    let release = kdc::kube::default_release().version;
+    format!("kdc/node:{release}")
+}
+
+/// The host's kubectl on `kubeconfig`'s `context`; its stdout, which must be a success.
+fn kubectl(kubeconfig: &Path, context: &str, args: &[&str]) -> String {
+    let o = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--context", context, "--request-timeout", "20s"])
+        .args(args)
+        .output()
+        .expect("run the host's kubectl (/usr/bin/kubectl)");
+    assert!(o.status.success(), "kubectl {args:?}: {}", text(&o.stderr));
+    text(&o.stdout)
+}
+
+/// `kubectl get nodes` lines as (name, status, internal IP).
+fn nodes(kubeconfig: &Path, context: &str) -> Vec<(String, String, String)> {
+    kubectl(
+        kubeconfig,
+        context,
+        &["get", "nodes", "-o", "wide", "--no-headers"],
+    )
+    .lines()
+    .map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f[0].to_string(), f[1].to_string(), f[5].to_string())
+    })
+    .collect()
+}
+
+/// Brings a cluster up in `mode`, checks it with the host's kubectl, and cleans it.
+fn up_ready_and_clean(id: &str, mode: &str, family: fn(&str) -> bool) {
+    if !docker_ready() {
+        return;
+    }
+    let _one = serial();
+    let image = kube_image();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    let kc = kubeconfig.to_str().unwrap();
+    let vars = [
+        ("CLUSTER_ID", id),
+        ("IP_MODE", mode),
+        // 172.18 + the cluster ID would leave 172.16.0.0/12.
+        ("NAT64_V4_SUBNET_PREFIX", "10.100"),
+        ("DIND_IMAGE", image.as_str()),
+        ("KUBECONFIG", kc),
+    ];
+    let context = format!("dind-cluster-{id}");
+    let out = ok(kdc(&vars, &["up"]));
+    assert!(out.contains("Bootstrapper: kubeadm"), "{out}");
+    let listed = nodes(&kubeconfig, &context);
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    for (name, status, ip) in &listed {
+        assert_eq!(status, "Ready", "{name}");
+        assert!(family(ip), "{name} has internal IP {ip} in {mode}");
+    }
+    let version = kubectl(&kubeconfig, &context, &["version", "-o", "json"]);
+    assert!(
+        version.contains(kdc::kube::default_release().version),
+        "{version}"
+    );
+    ok(kdc(&vars, &["clean"]));
+    assert!(labelled(&format!("cluster-{id}")).is_empty());
+    let left = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(!left.contains(&context), "clean leaves the context: {left}");
+}
+
+#[test]
+fn ipv4_cluster_is_ready_for_the_hosts_kubectl() {
+    up_ready_and_clean("31", "ipv4", |ip| ip.parse::<std::net::Ipv4Addr>().is_ok());
+}
+
+#[test]
+fn ipv6_cluster_is_ready_for_the_hosts_kubectl() {
+    up_ready_and_clean("32", "ipv6", |ip| ip.parse::<std::net::Ipv6Addr>().is_ok());
+}
+
+#[test]
+fn dual_stack_cluster_is_ready_for_the_hosts_kubectl() {
+    // Dual stack's primary family is the service network's: IPv6 by default.
+    up_ready_and_clean("33", "dual-stack", |ip| {
+        ip.parse::<std::net::Ipv6Addr>().is_ok()
+    });
+}
+
+/// The kubeconfig kdc merges into keeps what was there to the letter, is 0600 when kdc
+/// creates it, and `down` + `up` restores the cluster from its volumes without kubeadm.
+#[test]
+fn restore_keeps_the_cluster_and_the_users_kubeconfig() {
+    if !docker_ready() {
+        return;
+    }
+    let _one = serial();
+    let image = kube_image();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    let foreign = "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster:\n    server: https://other.example:6443\n    extensions:\n    - name: big\n      extension:\n        n: 18446744073709551615\ncontexts:\n- name: other\n  context:\n    cluster: other\n    user: other\nusers:\n- name: other\n  user:\n    token: abc\ncurrent-context: other\npreferences: {}\n";
+    std::fs::write(&kubeconfig, foreign).unwrap();
+    let kc = kubeconfig.to_str().unwrap();
+    let vars = [
+        ("CLUSTER_ID", "34"),
+        ("DIND_IMAGE", image.as_str()),
+        ("KUBECONFIG", kc),
+    ];
+    let context = "dind-cluster-34";
+    ok(kdc(&vars, &["up"]));
+    let merged = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(merged.contains("18446744073709551615"), "{merged}");
+    assert!(merged.contains("https://other.example:6443"), "{merged}");
+    assert!(
+        merged.contains("current-context: dind-cluster-34"),
+        "{merged}"
+    );
+    let uid = kubectl(
+        &kubeconfig,
+        context,
+        &["get", "ns", "kube-system", "-o", "jsonpath={.metadata.uid}"],
+    );
+
+    ok(kdc(&vars, &["down"]));
+    let o = kdc(&vars, &["up"]);
+    let stderr = text(&o.stderr);
+    ok(o);
+    assert!(
+        stderr.contains("keeps its control plane from its volume: no kubeadm init"),
+        "{stderr}"
+    );
+    assert!(nodes(&kubeconfig, context).iter().all(|n| n.1 == "Ready"));
+    // The same cluster, not a new one.
+    assert_eq!(
+        kubectl(
+            &kubeconfig,
+            context,
+            &["get", "ns", "kube-system", "-o", "jsonpath={.metadata.uid}"]
+        ),
+        uid
+    );
+
+    ok(kdc(&vars, &["clean"]));
+    let after = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(!after.contains(context), "{after}");
+    assert!(after.contains("18446744073709551615"), "{after}");
+    assert!(labelled("cluster-34").is_empty());
+
+    // A kubeconfig kdc creates is private to the user.
+    let fresh = dir.path().join("new/config");
+    let vars = [
+        ("CLUSTER_ID", "34"),
+        ("DIND_IMAGE", image.as_str()),
+        ("KUBECONFIG", fresh.to_str().unwrap()),
+        ("NUM_NODES", "0"),
+    ];
+    ok(kdc(&vars, &["up"]));
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+    ok(kdc(&vars, &["clean"]));
+    assert_eq!(mode, 0o600);
+}
