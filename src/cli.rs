@@ -306,6 +306,10 @@ pub struct TestRunArgs {
     /// Run on the cluster that is up: do not bring it up, do not tear it down.
     #[arg(long)]
     pub use_existing: bool,
+    /// What `up` runs after the machines: kubeadm when the node image carries Kubernetes (the
+    /// kubernetes suite needs it), none otherwise. The cell never touches your kubeconfig.
+    #[arg(long, value_enum)]
+    pub bootstrapper: Option<crate::cluster::Bootstrapper>,
     /// The targets the checks look up and ping.
     #[arg(long, value_enum, default_value = "local")]
     pub targets: crate::suite::TargetsKind,

@@ -12,7 +12,8 @@ COPY files/crictl.yaml /etc/crictl.yaml
 COPY files/containerd.service files/kubelet.service files/kdc-node-fixups.service /etc/systemd/system/
 COPY files/10-kubeadm.conf /etc/systemd/system/kubelet.service.d/10-kubeadm.conf
 COPY files/node-fixups.sh /usr/local/lib/kdc/node-fixups.sh
-RUN chmod 0755 /usr/local/lib/kdc/node-fixups.sh \
+COPY files/kdc-pod-run /usr/local/bin/kdc-pod-run
+RUN chmod 0755 /usr/local/lib/kdc/node-fixups.sh /usr/local/bin/kdc-pod-run \
     && systemctl enable kdc-node-fixups.service containerd.service kubelet.service \
     && mkdir -p /var/lib/kubelet /var/lib/kdc/etc-kubernetes/manifests \
     && ln -s /var/lib/kdc/etc-kubernetes /etc/kubernetes \

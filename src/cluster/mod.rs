@@ -100,10 +100,12 @@ pub async fn up(
         actions.push(Box::new(actions::Systemd));
         actions.push(Box::new(actions::SupportReady));
         actions.push(Box::new(actions::NodeNetwork));
+        // The suites' pod checks run in these CNI sandboxes on every cluster; Kubernetes pods
+        // share the node's CNI config and address pool with them.
+        if plan.cni_plugin.supports_ipv6_pods() {
+            actions.push(Box::new(actions::Sandboxes));
+        }
         match options.bootstrapper {
-            Bootstrapper::None if plan.cni_plugin.supports_ipv6_pods() => {
-                actions.push(Box::new(actions::Sandboxes));
-            }
             Bootstrapper::None => {}
             // kind's order: configuration, init, CNI (the configs node-network wrote), the
             // storage class, joins, then Ready; a restored cluster skips init and join.

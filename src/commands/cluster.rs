@@ -44,21 +44,20 @@ fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> 
     };
     let outcome = cx.block_on(async {
         let docker = cx.connect(&endpoint).await?;
-        let image_release = cluster::image_kubernetes(&docker, &plan.image).await?;
-        options.bootstrapper = match (args.bootstrapper, &image_release) {
-            (Some(b), _) => b,
-            (None, Some(_)) => cluster::Bootstrapper::Kubeadm,
-            (None, None) => cluster::Bootstrapper::None,
-        };
-        if options.bootstrapper == cluster::Bootstrapper::Kubeadm {
-            options.kube = Some(kube_options(
-                cx,
-                &cfg,
-                &plan,
-                args,
-                image_release.as_deref(),
-            )?);
-        }
+        let kubeconfig = args
+            .kubeconfig
+            .clone()
+            .unwrap_or_else(|| crate::kubeconfig::target(&cx.env.vars));
+        (options.bootstrapper, options.kube) = bootstrap(
+            cx,
+            &docker,
+            &cfg,
+            &plan,
+            args.bootstrapper,
+            Duration::from_secs(args.wait),
+            Some(kubeconfig),
+        )
+        .await?;
         if reup {
             let missing = cluster::missing_volumes(&docker, &plan).await?;
             if !missing.is_empty() {
@@ -112,14 +111,41 @@ fn start(cx: &Ctx<'_>, args: &UpArgs, reup: bool) -> Result<ExitCode, KdcError> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// The bootstrapper `up` runs: the one asked for, else kubeadm when the node image carries
+/// Kubernetes and none otherwise; with kubeadm, its options (see [`kube_options`]).
+pub(crate) async fn bootstrap(
+    cx: &Ctx<'_>,
+    provider: &dyn crate::runtime::Provider,
+    cfg: &crate::config::Config,
+    plan: &crate::plan::Plan,
+    asked: Option<cluster::Bootstrapper>,
+    ready_timeout: Duration,
+    kubeconfig: Option<std::path::PathBuf>,
+) -> Result<(cluster::Bootstrapper, Option<cluster::KubeOptions>), KdcError> {
+    let image_release = cluster::image_kubernetes(provider, &plan.image)
+        .await
+        .map_err(|e| KdcError::Failed(format!("inspecting image {}: {e}", plan.image)))?;
+    let chosen = match (asked, &image_release) {
+        (Some(b), _) => b,
+        (None, Some(_)) => cluster::Bootstrapper::Kubeadm,
+        (None, None) => cluster::Bootstrapper::None,
+    };
+    if chosen == cluster::Bootstrapper::None {
+        return Ok((chosen, None));
+    }
+    let kube = kube_options(cx, cfg, plan, image_release.as_deref(), ready_timeout, kubeconfig)?;
+    Ok((chosen, Some(kube)))
+}
+
 /// The kubeadm bootstrapper's options: the release the configuration names (which the image
 /// must carry), the host's cgroup version, a new token, the kubeconfig file to write.
 fn kube_options(
     cx: &Ctx<'_>,
     cfg: &crate::config::Config,
     plan: &crate::plan::Plan,
-    args: &UpArgs,
     image_release: Option<&str>,
+    ready_timeout: Duration,
+    kubeconfig: Option<std::path::PathBuf>,
 ) -> Result<cluster::KubeOptions, KdcError> {
     let release = crate::kube::release_for(&cfg.k8s_version).map_err(KdcError::Failed)?;
     match image_release {
@@ -155,12 +181,8 @@ fn kube_options(
         kubelet_feature_gates: cfg.kubelet_feature_gates.clone(),
         cgroup_v1,
         token,
-        ready_timeout: Duration::from_secs(args.wait),
-        kubeconfig: Some(
-            args.kubeconfig
-                .clone()
-                .unwrap_or_else(|| crate::kubeconfig::target(&cx.env.vars)),
-        ),
+        ready_timeout,
+        kubeconfig,
     })
 }
 

@@ -56,9 +56,24 @@ pub fn run(cx: &Ctx<'_>, args: &TestRunArgs) -> Result<ExitCode, KdcError> {
         crate::dump::check_out_dir(parent, "--junit").map_err(bad)?;
     }
     cx.events.attach(Junit::new(&junit));
+    let (bootstrapper, kube) = cx.block_on(async {
+        let docker = cx.connect(&endpoint).await?;
+        super::cluster::bootstrap(
+            cx,
+            &docker,
+            &cfg,
+            &plan,
+            args.bootstrapper,
+            Duration::from_secs(300),
+            None,
+        )
+        .await
+    })?;
     let opts = CellOptions {
         // The cell decides about retain and rollback itself.
         up: UpOptions {
+            bootstrapper,
+            kube,
             host: HostFacts::of(&endpoint),
             systemd_timeout: Duration::from_secs(args.wait_systemd),
             skip_snapshot: cfg.skip_snapshot,

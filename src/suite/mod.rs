@@ -34,8 +34,9 @@ pub use parse::parse;
 pub use template::{INTERNET_DUALSTACK, INTERNET_IPV4ONLY, Template, Var, synthesize};
 
 /// The suites compiled into kdc, `(name, text)`: `suites/<name>.toml` of the repository.
-pub const EMBEDDED: [(&str, &str); 4] = [
+pub const EMBEDDED: [(&str, &str); 5] = [
     ("smoke", include_str!("../../suites/smoke.toml")),
+    ("kubernetes", include_str!("../../suites/kubernetes.toml")),
     ("ipv4", include_str!("../../suites/ipv4.toml")),
     ("ipv6", include_str!("../../suites/ipv6.toml")),
     ("dual-stack", include_str!("../../suites/dual-stack.toml")),

@@ -42,8 +42,18 @@ pub fn script(images: &[(&'static str, String)]) -> String {
             "printf '%s\\n' \"$have\" | grep -qxF '{reference}' || ctr -n k8s.io images import --local /kind/images/{file}.tar >/dev/null\n"
         );
     }
+    // kdc's pod image for the kubernetes suite: the kube-proxy image (Debian with bash, getent)
+    // under a name of kdc's own, on every node.
+    if let Some((_, proxy)) = images.iter().find(|(f, _)| *f == "kube-proxy") {
+        s += &format!(
+            "printf '%s\\n' \"$have\" | grep -qxF '{POD_IMAGE}' || ctr -n k8s.io images tag '{proxy}' '{POD_IMAGE}' >/dev/null\n"
+        );
+    }
     s
 }
+
+/// The image of the kubernetes suite's pods (`kdc-pod-run` in the node image).
+pub const POD_IMAGE: &str = "kdc.local/pod:1";
 
 #[async_trait::async_trait]
 impl Action for KubeImages {
