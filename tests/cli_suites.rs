@@ -69,6 +69,7 @@ fn test_list_shows_every_suite_and_check() {
             "ipv4: IPv4-only cluster: lookups agree everywhere; pods reach each other, the nodes and the targets [IP_MODE=ipv4]",
             "ipv6: IPv6-only cluster: DNS64 lookups, NAT64 pings, pod-to-pod across nodes [IP_MODE=ipv6]",
             "dual-stack: dual-stack cluster: real AAAA records, no DNS64, pods and targets reached over both families [IP_MODE=dual-stack]",
+            "kubernetes: Kubernetes (kubeadm): nodes Ready, CoreDNS, Services by name and address from real pods, CoreDNS forwarding to the cluster's name server",
         ]
     );
     assert!(
@@ -77,7 +78,7 @@ fn test_list_shows_every_suite_and_check() {
         ),
         "{text}"
     );
-    assert_eq!(lines.len(), 4 + 6 + 8 + 15 + 16);
+    assert_eq!(lines.len(), 5 + 6 + 8 + 15 + 16 + 6);
 }
 
 #[test]
@@ -91,7 +92,7 @@ fn test_list_json_mirrors_the_suite_files() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["smoke", "ipv4", "ipv6", "dual-stack"]);
+    assert_eq!(names, ["smoke", "ipv4", "ipv6", "dual-stack", "kubernetes"]);
     let ipv6 = &v[2];
     assert_eq!(ipv6["source"], "embedded");
     assert_eq!(ipv6["cluster"], json!({"IP_MODE": "ipv6"}));
@@ -152,7 +153,7 @@ fn a_users_suite_file_is_listed_after_the_embedded_ones() {
     ])))
     .unwrap();
     assert_eq!(
-        v[4],
+        v[5],
         json!({
             "name": "mine",
             "source": "mine.toml",
@@ -210,7 +211,7 @@ fn test_run_refuses_bad_selections_and_unwritable_outputs_before_any_cluster() {
     let cases: [(&[&str], &str); 6] = [
         (
             &["ipv9"],
-            "unknown suite \"ipv9\"; known: smoke, ipv4, ipv6, dual-stack",
+            "unknown suite \"ipv9\"; known: smoke, ipv4, ipv6, dual-stack, kubernetes",
         ),
         (
             &["ipv4/nope"],

@@ -36,10 +36,10 @@ pub use template::{INTERNET_DUALSTACK, INTERNET_IPV4ONLY, Template, Var, synthes
 /// The suites compiled into kdc, `(name, text)`: `suites/<name>.toml` of the repository.
 pub const EMBEDDED: [(&str, &str); 5] = [
     ("smoke", include_str!("../../suites/smoke.toml")),
-    ("kubernetes", include_str!("../../suites/kubernetes.toml")),
     ("ipv4", include_str!("../../suites/ipv4.toml")),
     ("ipv6", include_str!("../../suites/ipv6.toml")),
     ("dual-stack", include_str!("../../suites/dual-stack.toml")),
+    ("kubernetes", include_str!("../../suites/kubernetes.toml")),
 ];
 
 /// Why suites could not be loaded or selected.

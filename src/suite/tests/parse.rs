@@ -403,7 +403,7 @@ fn durations() {
 #[test]
 fn every_embedded_suite_parses() {
     let names: Vec<String> = embedded().into_iter().map(|s| s.name).collect();
-    assert_eq!(names, ["smoke", "ipv4", "ipv6", "dual-stack"]);
+    assert_eq!(names, ["smoke", "ipv4", "ipv6", "dual-stack", "kubernetes"]);
 }
 
 /// Every file under suites/ is embedded, byte for byte, and nothing else is.
@@ -460,9 +460,9 @@ fn user_files_may_not_reuse_a_name() {
         )
     );
     let suites = load(std::slice::from_ref(&a)).unwrap();
-    assert_eq!(suites.len(), 5);
-    assert_eq!(suites[4].name, "x");
-    assert_eq!(suites[4].source, Source::File(a));
+    assert_eq!(suites.len(), 6);
+    assert_eq!(suites[5].name, "x");
+    assert_eq!(suites[5].source, Source::File(a));
 }
 
 #[test]
@@ -496,7 +496,7 @@ fn select_suites_and_checks() {
     assert_eq!(whole[0].1, Vec::<String>::new());
     assert_eq!(
         select(&suites, &["ipv7"]).unwrap_err().to_string(),
-        "unknown suite \"ipv7\"; known: smoke, ipv4, ipv6, dual-stack"
+        "unknown suite \"ipv7\"; known: smoke, ipv4, ipv6, dual-stack, kubernetes"
     );
     assert_eq!(
         select(&suites, &["smoke/nope"]).unwrap_err().to_string(),
