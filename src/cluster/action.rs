@@ -40,6 +40,21 @@ pub struct KubeOptions {
 }
 
 impl KubeOptions {
+    /// The options of a CI cell's cluster: the plan's release, the host's cgroup version, a
+    /// new token, 300 s to Ready, the user's kubeconfig untouched. `None` when the plan names
+    /// no supported release or no token can be made (the image action then says what is wrong).
+    pub fn for_cell(plan: &Plan) -> Option<KubeOptions> {
+        Some(KubeOptions {
+            release: crate::kube::release_for(&plan.k8s_version).ok()?,
+            feature_gates: None,
+            kubelet_feature_gates: None,
+            cgroup_v1: crate::kube::host_cgroup_v1(),
+            token: Self::new_token().ok()?,
+            ready_timeout: Duration::from_secs(300),
+            kubeconfig: None,
+        })
+    }
+
     /// A fresh random bootstrap token, from the kernel's random source.
     pub fn new_token() -> std::io::Result<String> {
         use std::io::Read;

@@ -80,7 +80,7 @@ pub struct Cell {
     /// How many clusters the cell brings up side by side (the original's multi-cluster test);
     /// each runs the suites.
     pub clusters: u8,
-    /// What sets Kubernetes up on the machines (`none` until the kubeadm bootstrapper lands).
+    /// What sets Kubernetes up on the machines: `none` or `kubeadm` (`kdc up --bootstrapper`).
     pub bootstrapper: String,
 }
 

@@ -33,7 +33,7 @@ const CELL_KEYS: [&str; 6] = [
 ];
 const CI_KEYS: [&str; 4] = ["install", "setup", "shards", "jobs"];
 /// The bootstrappers a cell may name (`kdc up --bootstrapper`).
-const BOOTSTRAPPERS: [&str; 1] = ["none"];
+const BOOTSTRAPPERS: [&str; 2] = ["none", "kubeadm"];
 
 /// A base cell as written.
 struct Base {

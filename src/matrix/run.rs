@@ -295,6 +295,10 @@ async fn run_cell(
     }
     let runs = p.plans.iter().map(|plan| {
         let mut cell_opts = opts.cell.clone();
+        if p.cell.bootstrapper == "kubeadm" {
+            cell_opts.up.bootstrapper = crate::cluster::Bootstrapper::Kubeadm;
+            cell_opts.up.kube = crate::cluster::KubeOptions::for_cell(plan);
+        }
         cell_opts.artifacts = if many {
             dir.join(&plan.cluster.label)
         } else {

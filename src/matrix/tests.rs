@@ -223,7 +223,7 @@ fn shards_come_from_the_flag_or_the_ci_systems_variables() {
 }
 
 #[test]
-fn kdcs_own_matrix_holds_the_bare_cells_and_its_committed_configs_are_current() {
+fn kdcs_own_matrix_holds_its_cells_and_its_committed_configs_are_current() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let m = Matrix::load(None, root, &suites()).unwrap();
     let names: Vec<&str> = m.cells.iter().map(|c| c.name.as_str()).collect();
@@ -237,10 +237,20 @@ fn kdcs_own_matrix_holds_the_bare_cells_and_its_committed_configs_are_current() 
             "ipv6-ext-aaaa_bridge",
             "dual-stack_bridge",
             "dual-stack-v4-svc-net_bridge",
-            "multi-cluster"
+            "multi-cluster",
+            "k8s-ipv4",
+            "k8s-ipv6",
+            "k8s-dual-stack"
         ]
     );
-    assert_eq!(m.cells.last().unwrap().clusters, 3);
+    assert_eq!(m.cells[7].clusters, 3);
+    let kube: Vec<&str> = m
+        .cells
+        .iter()
+        .filter(|c| c.bootstrapper == "kubeadm")
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(kube, ["k8s-ipv4", "k8s-ipv6", "k8s-dual-stack"]);
     let (checked, stale) = ci::check(&m, &root.join("ci")).unwrap();
     assert_eq!(checked.len(), 4);
     assert_eq!(

@@ -17,10 +17,26 @@ impl Action for Image {
 
     async fn run(&self, cx: &mut ActionContext<'_>) -> Result<(), ActionError> {
         let image = &cx.plan.image;
-        if cx.provider.image_labels(image).await?.is_none() {
+        let Some(labels) = cx.provider.image_labels(image).await? else {
             return Err(ActionError::Check(format!(
                 "image {image} is not present; build it with `kdc image build node` (offline), pull it, or set DIND_IMAGE"
             )));
+        };
+        if cx.options.bootstrapper == crate::cluster::Bootstrapper::Kubeadm {
+            let want = cx.kube()?.release.version;
+            match labels.get(crate::cluster::KUBERNETES_LABEL) {
+                Some(have) if have == want => {}
+                Some(have) => {
+                    return Err(ActionError::Check(format!(
+                        "image {image} carries Kubernetes {have}, not {want}; build {want} with `kdc image build node --k8s-version {want}`, or set DIND_K8S_VERSION={have}"
+                    )));
+                }
+                None => {
+                    return Err(ActionError::Check(format!(
+                        "image {image} carries no Kubernetes, so kubeadm cannot run on it; build one with `kdc image build node --k8s-version {want}` and unset DIND_IMAGE, or use --bootstrapper none"
+                    )));
+                }
+            }
         }
         // bind9, the router and the targets run from kdc's support image.
         let support = crate::images::SUPPORT_IMAGE;
