@@ -1059,3 +1059,229 @@ fn with_host_routes() -> UpOptions {
         ..opts()
     }
 }
+
+/// The kubeadm bootstrapper against the fake: kind's order, workers joined at once, a failing
+/// step's command and output in the error, and the cluster removed unless `--retain`.
+mod kubeadm {
+    use super::*;
+    use crate::runtime::{ExecError, ExecRequest};
+
+    fn kube_plan() -> Plan {
+        plan_for(&[("APISERVER_PORT", "40123")])
+    }
+
+    fn kube_fake(plan: &Plan) -> Fake {
+        let f = fake_with_image(plan);
+        f.state().image_labels.push((
+            plan.image.clone(),
+            KUBERNETES_LABEL.into(),
+            plan.k8s_version.clone(),
+        ));
+        f
+    }
+
+    fn kube_opts(plan: &Plan) -> UpOptions {
+        UpOptions {
+            bootstrapper: Bootstrapper::Kubeadm,
+            kube: Some(KubeOptions {
+                token: "abcdef.0123456789abcdef".into(),
+                ready_timeout: Duration::from_millis(300),
+                ..KubeOptions::for_cell(plan).unwrap()
+            }),
+            ..opts()
+        }
+    }
+
+    /// Answers kubectl's readiness query with every node and a kube-system pod Ready.
+    fn ready(plan: &Plan) -> String {
+        let mut items: Vec<serde_json::Value> = plan
+            .nodes
+            .iter()
+            .map(|n| {
+                serde_json::json!({"kind": "Node", "metadata": {"name": n.hostname},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+            })
+            .collect();
+        items.push(
+            serde_json::json!({"kind": "Pod", "metadata": {"name": "coredns-1"},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}),
+        );
+        serde_json::json!({ "items": items }).to_string()
+    }
+
+    type Answer = Result<(i64, String, String), ExecError>;
+
+    fn handler(
+        plan: &Plan,
+        fail: Option<&'static str>,
+    ) -> impl Fn(&str, &ExecRequest) -> Answer + use<> {
+        let ready = ready(plan);
+        move |_, req: &ExecRequest| {
+            let line = req.argv.join(" ");
+            if let Some(f) = fail
+                && line.contains(f)
+            {
+                return Ok((
+                    1,
+                    String::new(),
+                    format!("error execution phase {f}: it broke\n"),
+                ));
+            }
+            if line.contains("test -s") {
+                // A fresh cluster: nothing from kubeadm on the volumes yet.
+                return Ok((1, String::new(), String::new()));
+            }
+            if line.contains("get nodes,pods") {
+                return Ok((0, ready.clone(), String::new()));
+            }
+            if line.contains("cat /etc/kubernetes/admin.conf") {
+                return Ok((0, "apiVersion: v1\nclusters:\n- name: k\n  cluster:\n    server: https://10.192.0.2:6443\nusers:\n- name: u\n  user:\n    token: t\n".into(), String::new()));
+            }
+            Ok(Fake::systemd_running(req))
+        }
+    }
+
+    /// The commands run in nodes that matter to kubeadm, in order.
+    fn kube_commands(f: &Fake) -> Vec<String> {
+        f.calls()
+            .into_iter()
+            .filter(|c| {
+                c.contains("kubeadm") || c.contains("images import") || c.contains("kubectl")
+            })
+            .map(|c| {
+                let node = c.split_whitespace().nth(1).unwrap_or_default().to_string();
+                let what = [
+                    "kubeadm init",
+                    "kubeadm join",
+                    "images import",
+                    "apply -f",
+                    "get nodes,pods",
+                    "kubeadm.conf",
+                ]
+                .into_iter()
+                .find(|w| c.contains(w))
+                .unwrap_or("other");
+                format!("{node}: {what}")
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn kubeadm_steps_run_in_kinds_order() {
+        let plan = kube_plan();
+        let mut f = kube_fake(&plan);
+        f.handler = Arc::new(handler(&plan, None));
+        let (r, rec) = run_up_with(&f, &plan, &kube_opts(&plan), &Stop::manual()).await;
+        r.unwrap();
+        let steps = started(&rec);
+        let kube: Vec<&str> = steps
+            .iter()
+            .map(String::as_str)
+            .skip_while(|s| *s != "kube-images")
+            .collect();
+        assert_eq!(
+            kube,
+            [
+                "kube-images",
+                "kubeadm-config",
+                "kubeadm-init",
+                "storage-class",
+                "kubeadm-join",
+                "wait-ready",
+                "kubeconfig"
+            ]
+        );
+        let cmds = kube_commands(&f);
+        let init = cmds
+            .iter()
+            .position(|c| c == "kube-master: kubeadm init")
+            .unwrap();
+        let joins: Vec<usize> = cmds
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.ends_with("kubeadm join"))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(joins.len(), 2, "{cmds:?}");
+        assert!(joins.iter().all(|j| *j > init), "{cmds:?}");
+        // Both workers join at once: nothing else runs between their joins.
+        assert_eq!(joins[1] - joins[0], 1, "{cmds:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_kubeadm_init_names_its_command_and_output_and_removes_the_cluster() {
+        let plan = kube_plan();
+        let mut f = kube_fake(&plan);
+        f.handler = Arc::new(handler(&plan, Some("kubeadm init")));
+        let (r, _) = run_up_with(&f, &plan, &kube_opts(&plan), &Stop::manual()).await;
+        let e = r.unwrap_err();
+        let chain = format!(
+            "{e} / {}",
+            e.source().map(ToString::to_string).unwrap_or_default()
+        );
+        assert!(chain.contains("kubeadm init"), "{chain}");
+        assert!(
+            chain.contains("docker exec kube-master kubeadm init --config /kind/kubeadm.conf"),
+            "{chain}"
+        );
+        assert!(
+            chain.contains("error execution phase kubeadm init: it broke"),
+            "{chain}"
+        );
+        assert!(
+            left(&f).iter().all(|n| !n.starts_with("kube")),
+            "{:?}",
+            left(&f)
+        );
+        // With --retain, everything stays for a look.
+        let mut f = kube_fake(&plan);
+        f.handler = Arc::new(handler(&plan, Some("kubeadm join")));
+        let options = UpOptions {
+            retain: true,
+            ..kube_opts(&plan)
+        };
+        let (r, _) = run_up_with(&f, &plan, &options, &Stop::manual()).await;
+        assert!(r.is_err());
+        assert!(
+            left(&f).iter().any(|n| n == "kube-master"),
+            "{:?}",
+            left(&f)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_node_image_without_kubernetes_is_refused_before_any_container() {
+        let plan = kube_plan();
+        let f = fake_with_image(&plan);
+        let (r, _) = run_up_with(&f, &plan, &kube_opts(&plan), &Stop::manual()).await;
+        let e = r.unwrap_err();
+        let text = format!("{}", e.source().unwrap());
+        assert!(text.contains("carries no Kubernetes"), "{text}");
+        assert!(
+            text.contains("kdc image build node --k8s-version v1.36.3"),
+            "{text}"
+        );
+        assert!(left(&f).is_empty(), "{:?}", left(&f));
+    }
+
+    #[tokio::test]
+    async fn not_ready_in_time_names_what_is_not_ready() {
+        let plan = kube_plan();
+        let mut f = kube_fake(&plan);
+        let base = handler(&plan, None);
+        f.handler = Arc::new(move |n: &str, req: &ExecRequest| {
+            if req.argv.join(" ").contains("get nodes,pods") {
+                let list = serde_json::json!({"items": [{"kind": "Node", "metadata": {"name": "kube-master"},
+                    "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                    "message": "container runtime network not ready"}]}}]});
+                return Ok((0, list.to_string(), String::new()));
+            }
+            base(n, req)
+        });
+        let (r, _) = run_up_with(&f, &plan, &kube_opts(&plan), &Stop::manual()).await;
+        let e = r.unwrap_err();
+        let text = format!("{}", e.source().unwrap());
+        assert!(text.contains("node kube-master: Ready=False (KubeletNotReady: container runtime network not ready)"), "{text}");
+        assert!(text.contains("node kube-node-1: not registered"), "{text}");
+    }
+}

@@ -133,7 +133,14 @@ pub(crate) async fn bootstrap(
     if chosen == cluster::Bootstrapper::None {
         return Ok((chosen, None));
     }
-    let kube = kube_options(cx, cfg, plan, image_release.as_deref(), ready_timeout, kubeconfig)?;
+    let kube = kube_options(
+        cx,
+        cfg,
+        plan,
+        image_release.as_deref(),
+        ready_timeout,
+        kubeconfig,
+    )?;
     Ok((chosen, Some(kube)))
 }
 

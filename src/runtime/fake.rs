@@ -45,6 +45,8 @@ pub struct FakeState {
     pub calls: Vec<String>,
     /// (network, container) of `connect_container`, beyond each container's own network.
     pub connections: Vec<(String, String)>,
+    /// (image, key, value): labels of the images above.
+    pub image_labels: Vec<(String, String, String)>,
 }
 
 impl Default for Fake {
@@ -165,12 +167,14 @@ impl Provider for Fake {
         &self,
         image: &str,
     ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
-        Ok(self
-            .state()
-            .images
-            .iter()
-            .any(|i| i == image)
-            .then(BTreeMap::new))
+        let s = self.state();
+        Ok(s.images.iter().any(|i| i == image).then(|| {
+            s.image_labels
+                .iter()
+                .filter(|(i, _, _)| i == image)
+                .map(|(_, k, v)| (k.clone(), v.clone()))
+                .collect()
+        }))
     }
     async fn network(&self, name: &str) -> Result<Option<NetworkState>, ProviderError> {
         Ok(self.state().networks.get(name).cloned())
