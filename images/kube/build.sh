@@ -83,33 +83,31 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/node/bin" "$stage/node/images"
 
 # 2. The images kubeadm runs. A static Go binary and the little a process expects around it.
-rootfs_image() { # name tag binary-path entrypoint-json
-    local dir="$stage/rootfs-${1//\//-}"
+rootfs_image() { # name tag binary-path entrypoint [link at the root]
+    local dir="$stage/rootfs-${1//\//-}" bin entry="$4"
+    bin="$(basename "$3")"
     mkdir -p "$dir/usr/local/bin" "$dir/etc" "$dir/tmp" "$dir/var/run"
     chmod 1777 "$dir/tmp"
     printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n' >"$dir/etc/passwd"
     printf 'root:x:0:\nnobody:x:65534:\n' >"$dir/etc/group"
     printf 'hosts: files dns\n' >"$dir/etc/nsswitch.conf"
     cp "$3" "$dir/usr/local/bin/"
+    # kubeadm's CoreDNS deployment and containerd's sandboxes run /coredns and /pause, the
+    # paths of upstream's images.
+    if [ -n "${5:-}" ]; then
+        ln -s "usr/local/bin/$bin" "$dir/$5"
+        entry="/$5"
+    fi
     tar --numeric-owner --owner=0 --group=0 -C "$dir" -c . \
-        | docker import --change "ENTRYPOINT $4" --change "ENV PATH=/usr/local/bin:/usr/bin:/bin" \
+        | docker import --change "ENTRYPOINT [\"$entry\"]" --change "ENV PATH=/usr/local/bin:/usr/bin:/bin" \
             --change "LABEL io.kdc.image.inputs=$hash" - "registry.k8s.io/$1:$2" >/dev/null
 }
 for c in kube-apiserver kube-controller-manager kube-scheduler; do
-    rootfs_image "$c" "$release" "$k8s/$c" "[\"/usr/local/bin/$c\"]"
+    rootfs_image "$c" "$release" "$k8s/$c" "/usr/local/bin/$c"
 done
-rootfs_image etcd "$etcd" "$etcd_bin/etcd" '["/usr/local/bin/etcd"]'
-rootfs_image coredns/coredns "$coredns" "$coredns_bin/coredns" '["/usr/local/bin/coredns"]'
-# kubeadm's CoreDNS deployment runs the image's entrypoint with -conf; upstream's is /coredns.
-ln -sf usr/local/bin/coredns "$stage/rootfs-coredns-coredns/coredns"
-tar --numeric-owner --owner=0 --group=0 -C "$stage/rootfs-coredns-coredns" -c . \
-    | docker import --change 'ENTRYPOINT ["/coredns"]' --change "LABEL io.kdc.image.inputs=$hash" \
-        - "registry.k8s.io/coredns/coredns:$coredns" >/dev/null
-rootfs_image pause "$pause" "$pause_bin/pause" '["/usr/local/bin/pause"]'
-ln -sf usr/local/bin/pause "$stage/rootfs-pause/pause"
-tar --numeric-owner --owner=0 --group=0 -C "$stage/rootfs-pause" -c . \
-    | docker import --change 'ENTRYPOINT ["/pause"]' --change "LABEL io.kdc.image.inputs=$hash" \
-        - "registry.k8s.io/pause:$pause" >/dev/null
+rootfs_image etcd "$etcd" "$etcd_bin/etcd" /usr/local/bin/etcd
+rootfs_image coredns/coredns "$coredns" "$coredns_bin/coredns" /usr/local/bin/coredns coredns
+rootfs_image pause "$pause" "$pause_bin/pause" /usr/local/bin/pause pause
 # kube-proxy calls iptables, conntrack and ipset: Debian's, from kdc/proxy-base.
 mkdir -p "$stage/proxy"
 cp "$k8s/kube-proxy" "$stage/proxy/"
