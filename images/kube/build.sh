@@ -63,7 +63,9 @@ bin_of() { # component version -> directory holding its binaries (built if missi
         local t=$(date +%s)
         log "building $1 $2 from the Go module proxy"
         rm -rf "$dir"
-        bash "$here/build-go.sh" "$1" "$2" "$dir.tmp"
+        # A command substitution does not stop at a failure (bash clears -e there): without the
+        # `||`, a failed build would be marked complete and cached, empty.
+        bash "$here/build-go.sh" "$1" "$2" "$dir.tmp" || die "building $1 $2 failed (its error is above)"
         touch "$dir.tmp/.complete"
         mv "$dir.tmp" "$dir"
         log "built $1 $2 in $(( $(date +%s) - t )) s"
