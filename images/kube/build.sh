@@ -55,8 +55,9 @@ if [ "$force" != "1" ] && [ "$(label_of "$image" io.kdc.image.inputs)" = "$hash"
 fi
 
 t0=$(date +%s)
-# 1. Binaries, each cached by component, version and the build script's own hash.
-recipe="$(sha256sum "$here/build-go.sh" "$here/pause/main.go" | sha256sum | cut -c1-12)"
+# 1. Binaries, each cached by component, version and the build script's own hash (of the
+# contents and relative names only: kdc runs the recipe from a new temporary directory each time).
+recipe="$(cd "$here" && sha256sum build-go.sh pause/main.go | sha256sum | cut -c1-12)"
 bin_of() { # component version -> directory holding its binaries (built if missing)
     local dir="$cache/bin/$1-$2-$recipe"
     if [ ! -e "$dir/.complete" ]; then
