@@ -168,8 +168,14 @@ mod tests {
         let t = Duration::from_secs(1000);
         assert_eq!(verdict(None, t), Verdict::Stop);
         // The process and its group, microseconds apart (`timeout`, CI runners).
-        assert_eq!(verdict(Some(t), t + Duration::from_micros(30)), Verdict::Same);
-        assert_eq!(verdict(Some(t), t + TOGETHER - Duration::from_nanos(1)), Verdict::Same);
+        assert_eq!(
+            verdict(Some(t), t + Duration::from_micros(30)),
+            Verdict::Same
+        );
+        assert_eq!(
+            verdict(Some(t), t + TOGETHER - Duration::from_nanos(1)),
+            Verdict::Same
+        );
         // A second Ctrl-C, or the runner's SIGKILL-warning SIGTERM seconds later.
         assert_eq!(verdict(Some(t), t + TOGETHER), Verdict::Now);
         assert_eq!(verdict(Some(t), t + Duration::from_secs(2)), Verdict::Now);

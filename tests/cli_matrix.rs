@@ -50,7 +50,10 @@ fn a_new_users_matrix_lists_generates_and_checks() {
     write(dir.path(), "ci/matrix.toml", MATRIX);
     let o = kdc(dir.path(), &["ci", "list"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let names: Vec<String> = text(&o.stdout).lines().map(|l| l.split_whitespace().next().unwrap().to_string()).collect();
+    let names: Vec<String> = text(&o.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["v4_bridge", "v4_ptp", "v6"]);
     let o = kdc(dir.path(), &["ci", "list", "--shard", "2/2", "--json"]);
     let cells: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -62,7 +65,12 @@ fn a_new_users_matrix_lists_generates_and_checks() {
     // Not generated yet: check names the file and fails.
     let o = kdc(dir.path(), &["ci", "check"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("ci/gh.yml:1: differs from what the matrix makes: has end of file"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr)
+            .contains("ci/gh.yml:1: differs from what the matrix makes: has end of file"),
+        "{}",
+        text(&o.stderr)
+    );
     let o = kdc(dir.path(), &["ci", "generate", "github", "-o", "ci/gh.yml"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let o = kdc(dir.path(), &["ci", "check"]);
@@ -70,7 +78,9 @@ fn a_new_users_matrix_lists_generates_and_checks() {
     assert_eq!(text(&o.stdout), format!("{}: current\n", "ci/gh.yml"));
     // A hand edit is caught, at its line.
     let gh = dir.path().join("ci/gh.yml");
-    let edited = std::fs::read_to_string(&gh).unwrap().replace("          - \"v6\"\n", "");
+    let edited = std::fs::read_to_string(&gh)
+        .unwrap()
+        .replace("          - \"v6\"\n", "");
     std::fs::write(&gh, edited).unwrap();
     let o = kdc(dir.path(), &["ci", "check"]);
     assert_eq!(o.status.code(), Some(1));
@@ -84,7 +94,11 @@ fn a_new_users_matrix_lists_generates_and_checks() {
 #[test]
 fn bad_input_names_the_file_line_and_key_and_exits_1_usage_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "mine.toml", "[[cell]]\nname = \"x\"\nsuites = [\"smoke\"]\nset = { NUM_NODES = \"many\" }\n");
+    write(
+        dir.path(),
+        "mine.toml",
+        "[[cell]]\nname = \"x\"\nsuites = [\"smoke\"]\nset = { NUM_NODES = \"many\" }\n",
+    );
     let o = kdc(dir.path(), &["ci", "list", "--matrix", "mine.toml"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
@@ -94,13 +108,25 @@ fn bad_input_names_the_file_line_and_key_and_exits_1_usage_exits_2() {
     assert!(o.stdout.is_empty());
     let o = kdc(dir.path(), &["ci", "list", "--matrix", "missing.toml"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).starts_with("error: cannot read the matrix missing.toml ("), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).starts_with("error: cannot read the matrix missing.toml ("),
+        "{}",
+        text(&o.stderr)
+    );
     let o = kdc(dir.path(), &["ci", "run", "nosuch"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("has no cell \"nosuch\""), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("has no cell \"nosuch\""),
+        "{}",
+        text(&o.stderr)
+    );
     let o = kdc(dir.path(), &["ci", "list", "--shard", "3/2"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("--shard 3/2: expected I/N"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("--shard 3/2: expected I/N"),
+        "{}",
+        text(&o.stderr)
+    );
     let o = kdc(dir.path(), &["ci", "run", "--jobs", "0"]);
     assert_eq!(o.status.code(), Some(2), "a command line clap refuses");
     let o = kdc(dir.path(), &["ci", "generate", "jenkins"]);
@@ -109,8 +135,15 @@ fn bad_input_names_the_file_line_and_key_and_exits_1_usage_exits_2() {
     std::fs::create_dir(dir.path().join("out")).unwrap();
     let o = kdc(dir.path(), &["ci", "generate", "travis", "-o", "out"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("-o out: is a directory"), "{}", text(&o.stderr));
-    assert_eq!(std::fs::read_dir(dir.path().join("out")).unwrap().count(), 0);
+    assert!(
+        text(&o.stderr).contains("-o out: is a directory"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("out")).unwrap().count(),
+        0
+    );
 }
 
 /// The plan refuses, before anything exists, cells that cannot get their own cluster.
@@ -122,7 +155,10 @@ fn cells_that_cannot_get_their_own_subnets_are_refused_at_plan_time() {
         "m.toml",
         "[[cell]]\nname = \"a\"\nsuites = [\"ipv4\"]\nset = { CLUSTER_ID = \"7\" }\n[[cell]]\nname = \"b\"\nsuites = [\"ipv4\"]\nset = { CLUSTER_ID = \"7\", DIND_LABEL = \"other\" }\n",
     );
-    let o = kdc(dir.path(), &["ci", "run", "--matrix", "m.toml", "--artifacts", "out"]);
+    let o = kdc(
+        dir.path(),
+        &["ci", "run", "--matrix", "m.toml", "--artifacts", "out"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         text(&o.stderr),
@@ -130,8 +166,15 @@ fn cells_that_cannot_get_their_own_subnets_are_refused_at_plan_time() {
     );
     assert!(!dir.path().join("out").exists(), "nothing made");
     // An ipv6 cell with the 172.18 NAT64 prefix cannot take ID 14 or more.
-    write(dir.path(), "v6.toml", "[[cell]]\nname = \"v6\"\nsuites = [\"ipv6\"]\n");
-    let o = kdc(dir.path(), &["ci", "run", "--matrix", "v6.toml", "--cluster-ids", "60-62"]);
+    write(
+        dir.path(),
+        "v6.toml",
+        "[[cell]]\nname = \"v6\"\nsuites = [\"ipv6\"]\n",
+    );
+    let o = kdc(
+        dir.path(),
+        &["ci", "run", "--matrix", "v6.toml", "--cluster-ids", "60-62"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stderr).starts_with("error: no cluster ID in 60-62 gives cell v6 a valid plan beside the other cells (last tried with CLUSTER_ID=62: invalid cluster plan"),
@@ -160,23 +203,50 @@ fn dump64_max_bytes_trims_the_largest_files_from_their_start() {
     );
     write(dir.path(), "dump.txt", &dump);
     let full = kdc(dir.path(), &["dump64", "--from", "dump.txt"]);
-    assert!(full.stdout.len() > 200_000, "the whole blob is {} bytes", full.stdout.len());
-    let o = kdc(dir.path(), &["dump64", "--from", "dump.txt", "--max-bytes", "100000"]);
+    assert!(
+        full.stdout.len() > 200_000,
+        "the whole blob is {} bytes",
+        full.stdout.len()
+    );
+    let o = kdc(
+        dir.path(),
+        &["dump64", "--from", "dump.txt", "--max-bytes", "100000"],
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(o.stdout.len() <= 100_000, "{} bytes", o.stdout.len());
-    assert!(text(&o.stderr).contains("trimmed journal-big.log to its last"), "{}", text(&o.stderr));
-    write(dir.path(), "job.log", &format!("some CI output\n{}more output\n", text(&o.stdout)));
+    assert!(
+        text(&o.stderr).contains("trimmed journal-big.log to its last"),
+        "{}",
+        text(&o.stderr)
+    );
+    write(
+        dir.path(),
+        "job.log",
+        &format!("some CI output\n{}more output\n", text(&o.stdout)),
+    );
     let o = kdc(dir.path(), &["split-dump64", "-o", "out", "job.log"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let big = std::fs::read_to_string(dir.path().join("out/journal-big.log")).unwrap();
     assert!(big.starts_with("[kdc: the first "), "{}", &big[..200]);
     assert!(big.ends_with("THE FAILURE IS AT THE END\n"));
-    assert_eq!(std::fs::read_to_string(dir.path().join("out/small.txt")).unwrap(), "kept whole\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/small.txt")).unwrap(),
+        "kept whole\n"
+    );
     let list = std::fs::read_to_string(dir.path().join("out/kdc-trimmed.txt")).unwrap();
-    assert!(list.contains(&format!("journal-big.log: kept the last ")), "{list}");
-    assert!(list.contains(&format!(" of {} bytes", noisy.len())), "{list}");
+    assert!(
+        list.contains(&format!("journal-big.log: kept the last ")),
+        "{list}"
+    );
+    assert!(
+        list.contains(&format!(" of {} bytes", noisy.len())),
+        "{list}"
+    );
     // The smallest budget the flag takes still gives a blob of this dump, ends kept.
-    let o = kdc(dir.path(), &["dump64", "--from", "dump.txt", "--max-bytes", "4096"]);
+    let o = kdc(
+        dir.path(),
+        &["dump64", "--from", "dump.txt", "--max-bytes", "4096"],
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(o.stdout.len() <= 4096);
 }
@@ -216,7 +286,10 @@ fn a_signal_to_the_process_and_its_group_at_once_counts_once() {
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(130), "{err}");
         assert!(!err.contains("interrupted again"), "{err}");
-        assert!(!dir.path().join("out").exists(), "the split cleaned up: {err}");
+        assert!(
+            !dir.path().join("out").exists(),
+            "the split cleaned up: {err}"
+        );
     }
 }
 
@@ -245,7 +318,10 @@ fn the_report_of_a_run_record_holds_every_cell_and_escapes_what_it_shows() {
     assert!(html.contains(r#"data-cell="v4_ptp" data-status="failed""#));
     assert!(html.contains("expected &lt;a reply&gt;, got none"));
     assert!(html.contains(r#"<a href="v4_ptp/dump/">dump</a>"#));
-    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"), "self-contained");
+    assert!(
+        !html.contains("http://") && !html.contains("https://") && !html.contains("<script"),
+        "self-contained"
+    );
     let o = kdc(dir.path(), &["report", "nowhere"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("DIR must be the --artifacts directory of a `kdc ci run`"));

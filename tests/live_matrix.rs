@@ -21,14 +21,21 @@ const CELLS: [&str; 4] = [
 ];
 
 fn matrix() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("ci/matrix.toml").display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("ci/matrix.toml")
+        .display()
+        .to_string()
 }
 
 /// Nothing labelled for clusters `ids` (`FIRST-LAST`) is left on the engine.
 fn nothing_left(ids: &str) {
     let (a, b) = ids.split_once('-').unwrap();
     for id in a.parse::<u8>().unwrap()..=b.parse().unwrap() {
-        assert_eq!(labelled(&format!("cluster-{id}")), Vec::<String>::new(), "cluster-{id}");
+        assert_eq!(
+            labelled(&format!("cluster-{id}")),
+            Vec::<String>::new(),
+            "cluster-{id}"
+        );
     }
 }
 
@@ -46,26 +53,47 @@ fn live_four_bare_cells_two_at_once_pass_and_their_report_renders_in_chromium() 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let m = matrix();
-    let mut args = vec!["ci", "run", "--matrix", &m, "--jobs", "2", "--cluster-ids", "60-67"];
+    let mut args = vec![
+        "ci",
+        "run",
+        "--matrix",
+        &m,
+        "--jobs",
+        "2",
+        "--cluster-ids",
+        "60-67",
+    ];
     args.extend(CELLS);
     let o_str = out.to_str().unwrap();
     args.extend(["--artifacts", o_str]);
     let o = kdc_command(&[], &args).output().unwrap();
     let stdout = text(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", text(&o.stderr));
-    assert!(stdout.starts_with("4 cells: 4 passed, 0 flaky, 0 failed (2 at once, "), "{stdout}");
+    assert!(
+        stdout.starts_with("4 cells: 4 passed, 0 flaky, 0 failed (2 at once, "),
+        "{stdout}"
+    );
     for cell in CELLS {
-        assert!(stdout.contains(&format!("  PASSED      {cell} ")), "{stdout}");
+        assert!(
+            stdout.contains(&format!("  PASSED      {cell} ")),
+            "{stdout}"
+        );
         let own = out.join(cell).join("junit_kdc.xml");
         check_junit(&own);
         let xml = std::fs::read_to_string(&own).unwrap();
-        assert!(xml.contains(r#"<testcase name="Up" classname="kdc""#), "{xml}");
+        assert!(
+            xml.contains(r#"<testcase name="Up" classname="kdc""#),
+            "{xml}"
+        );
     }
     let merged = out.join("junit_kdc.xml");
     check_junit(&merged);
     let xml = std::fs::read_to_string(&merged).unwrap();
     for cell in CELLS {
-        assert!(xml.contains(&format!(r#"<testsuite name="{cell}/kdc""#)), "{cell}");
+        assert!(
+            xml.contains(&format!(r#"<testsuite name="{cell}/kdc""#)),
+            "{cell}"
+        );
     }
     nothing_left("60-67");
 
@@ -81,16 +109,28 @@ fn live_four_bare_cells_two_at_once_pass_and_their_report_renders_in_chromium() 
         .expect("headless Chromium is needed: apt-get install -y chromium");
     let dom = text(&chromium.stdout);
     for cell in CELLS {
-        assert!(dom.contains(&format!(r#"data-cell="{cell}" data-status="passed""#)), "{cell}: {dom}");
+        assert!(
+            dom.contains(&format!(r#"data-cell="{cell}" data-status="passed""#)),
+            "{cell}: {dom}"
+        );
     }
     let shot = dir.path().join("grid.png");
     let o = Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1000,420"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1000,420",
+        ])
         .arg(format!("--screenshot={}", shot.display()))
         .arg(format!("file://{}", page.display()))
         .output()
         .unwrap();
-    assert!(o.status.success() && std::fs::metadata(&shot).unwrap().len() > 1000, "{}", text(&o.stderr));
+    assert!(
+        o.status.success() && std::fs::metadata(&shot).unwrap().len() > 1000,
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
@@ -115,8 +155,20 @@ fn live_a_failing_cell_prints_its_diagnosis_and_blob_and_fails_the_run_while_the
     let o = kdc_command(
         &[("KDC_DUMP_MAX_BYTES", "60000")],
         &[
-            "ci", "run", "--matrix", m.to_str().unwrap(), "--suite-file", suite.to_str().unwrap(),
-            "--jobs", "2", "--cluster-ids", "68-73", "--retries", "1", "--artifacts", out.to_str().unwrap(),
+            "ci",
+            "run",
+            "--matrix",
+            m.to_str().unwrap(),
+            "--suite-file",
+            suite.to_str().unwrap(),
+            "--jobs",
+            "2",
+            "--cluster-ids",
+            "68-73",
+            "--retries",
+            "1",
+            "--artifacts",
+            out.to_str().unwrap(),
         ],
     )
     .output()
@@ -128,28 +180,68 @@ fn live_a_failing_cell_prints_its_diagnosis_and_blob_and_fails_the_run_while_the
     // The diagnosis first, then the blob, then the command that reproduces the cell.
     let start = stdout.find("=== cell broken failed ===\n").expect(&stdout);
     let failure = &stdout[start..];
-    let diag = failure.find("diagnosis: 2 failed cases of 1 check: broken/no-such-name (2)\n").expect(failure);
-    let hint = failure.find("diagnosis: every failure is a lookup: look at the name server bind9-cluster-").expect(failure);
+    let diag = failure
+        .find("diagnosis: 2 failed cases of 1 check: broken/no-such-name (2)\n")
+        .expect(failure);
+    let hint = failure
+        .find("diagnosis: every failure is a lookup: look at the name server bind9-cluster-")
+        .expect(failure);
     let blob = failure.find("%%% start-base64 %%%\n").expect(failure);
     let end = failure.find("%%% end-base64 %%%\n").expect(failure);
-    let again = failure.find(&format!("reproduce: kdc ci run --matrix {} broken\n", m.display())).expect(failure);
-    assert!(diag < hint && hint < blob && blob < end && end < again, "{failure}");
+    let again = failure
+        .find(&format!(
+            "reproduce: kdc ci run --matrix {} broken\n",
+            m.display()
+        ))
+        .expect(failure);
+    assert!(
+        diag < hint && hint < blob && blob < end && end < again,
+        "{failure}"
+    );
     assert!(end - blob < 60_000, "the blob fits KDC_DUMP_MAX_BYTES");
-    assert!(stdout.contains("  PASSED      good "), "the other cell finished: {stdout}");
+    assert!(
+        stdout.contains("  PASSED      good "),
+        "the other cell finished: {stdout}"
+    );
     assert!(stdout.contains("  FAILED      broken "), "{stdout}");
-    assert!(stdout.contains(&format!("reproduce a failed cell here with:\n  kdc ci run --matrix {} broken\n", m.display())), "{stdout}");
-    assert!(stderr.contains("kdc: [broken] note: retrying 2 failed cases (retry 1 of 1)"), "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "reproduce a failed cell here with:\n  kdc ci run --matrix {} broken\n",
+            m.display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("kdc: [broken] note: retrying 2 failed cases (retry 1 of 1)"),
+        "{stderr}"
+    );
     // The blob in the log splits back into the dump the artifacts hold.
     let log = dir.path().join("job.log");
     std::fs::write(&log, &stdout).unwrap();
     let split = dir.path().join("split");
-    let o = kdc_command(&[], &["split-dump64", "-o", split.to_str().unwrap(), log.to_str().unwrap()]).output().unwrap();
+    let o = kdc_command(
+        &[],
+        &[
+            "split-dump64",
+            "-o",
+            split.to_str().unwrap(),
+            log.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(split.join("kdc-dump.json").is_file());
-    assert!(out.join("broken/dump/kdc-dump.json").is_file(), "the whole dump in the artifacts");
+    assert!(
+        out.join("broken/dump/kdc-dump.json").is_file(),
+        "the whole dump in the artifacts"
+    );
     check_junit(&out.join("junit_kdc.xml"));
     let xml = std::fs::read_to_string(out.join("junit_kdc.xml")).unwrap();
-    assert!(xml.contains(r#"<testcase name="no-such-name on kube-master-cluster-"#), "{xml}");
+    assert!(
+        xml.contains(r#"<testcase name="no-such-name on kube-master-cluster-"#),
+        "{xml}"
+    );
     nothing_left("68-73");
 }
 
@@ -164,8 +256,18 @@ fn live_a_run_interrupted_through_its_process_group_leaves_nothing_behind() {
     let mut child = kdc_command(
         &[],
         &[
-            "ci", "run", "--matrix", &m, "ipv4_bridge", "dual-stack_bridge", "--jobs", "2",
-            "--cluster-ids", "74-79", "--artifacts", dir.path().to_str().unwrap(),
+            "ci",
+            "run",
+            "--matrix",
+            &m,
+            "ipv4_bridge",
+            "dual-stack_bridge",
+            "--jobs",
+            "2",
+            "--cluster-ids",
+            "74-79",
+            "--artifacts",
+            dir.path().to_str().unwrap(),
         ],
     )
     .stdout(Stdio::piped())

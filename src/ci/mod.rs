@@ -28,7 +28,9 @@ pub fn units(m: &Matrix) -> Vec<Unit> {
     if m.ci.shards == 0 {
         m.cells.iter().map(|c| Unit::Cell(c.name.clone())).collect()
     } else {
-        (1..=m.ci.shards).map(|i| Unit::Shard(i, m.ci.shards)).collect()
+        (1..=m.ci.shards)
+            .map(|i| Unit::Shard(i, m.ci.shards))
+            .collect()
     }
 }
 
@@ -74,7 +76,12 @@ impl Steps {
 
 /// The `kdc ci run` command of a job. `shard_from_env`: the provider sets the shard
 /// variables itself (CircleCI, GitLab), so the command names none.
-pub fn run_command(m: &Matrix, unit: &Unit, cell_var: Option<&str>, shard_from_env: bool) -> String {
+pub fn run_command(
+    m: &Matrix,
+    unit: &Unit,
+    cell_var: Option<&str>,
+    shard_from_env: bool,
+) -> String {
     let what = match (unit, cell_var) {
         (_, Some(var)) => format!(" \"{var}\""),
         (Unit::Cell(c), None) => format!(" {c}"),
@@ -120,7 +127,10 @@ pub struct Stale {
 
 impl std::fmt::Display for Stale {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let show = |l: &Option<String>| l.as_ref().map_or("end of file".to_string(), |l| format!("{l:?}"));
+        let show = |l: &Option<String>| {
+            l.as_ref()
+                .map_or("end of file".to_string(), |l| format!("{l:?}"))
+        };
         write!(
             f,
             "{}:{}: differs from what the matrix makes: has {}, expected {}; run `kdc ci generate {} -o {}`",
@@ -135,7 +145,10 @@ impl std::fmt::Display for Stale {
 }
 
 /// The first line where `found` and `want` differ, if any.
-pub fn first_difference(found: &str, want: &str) -> Option<(usize, Option<String>, Option<String>)> {
+pub fn first_difference(
+    found: &str,
+    want: &str,
+) -> Option<(usize, Option<String>, Option<String>)> {
     let (mut a, mut b) = (found.split_inclusive('\n'), want.split_inclusive('\n'));
     let mut line = 0;
     loop {

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use super::Ctx;
 use crate::KdcError;
-use crate::cli::{CiCheckArgs, CiGenerateArgs, CiListArgs, CiRunArgs, ClusterArgs, MatrixArgs, ReportArgs};
+use crate::cli::{
+    CiCheckArgs, CiGenerateArgs, CiListArgs, CiRunArgs, ClusterArgs, MatrixArgs, ReportArgs,
+};
 use crate::cluster::{UpOptions, spec::HostFacts};
 use crate::matrix::run::{self as matrix_run, RECORD, Record, RunOptions, Status};
 use crate::matrix::{Matrix, MatrixError, Shard};
@@ -57,8 +59,16 @@ pub fn list(cx: &Ctx<'_>, args: &CiListArgs) -> Result<ExitCode, KdcError> {
                 name: &c.name,
                 base: &c.base,
                 suites: &c.suites,
-                settings: c.settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
-                dimensions: c.coords.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+                settings: c
+                    .settings
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect(),
+                dimensions: c
+                    .coords
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect(),
                 clusters: c.clusters,
                 bootstrapper: &c.bootstrapper,
                 reproduce: m.reproduce(&c.name),
@@ -69,11 +79,17 @@ pub fn list(cx: &Ctx<'_>, args: &CiListArgs) -> Result<ExitCode, KdcError> {
     let width = cells.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let mut s = String::new();
     for c in &cells {
-        let mut settings: Vec<String> = c.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut settings: Vec<String> =
+            c.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if c.clusters > 1 {
             settings.push(format!("({} clusters)", c.clusters));
         }
-        s += &format!("{:<width$}  {:<20}  {}\n", c.name, c.suites.join(" "), settings.join(" "));
+        s += &format!(
+            "{:<width$}  {:<20}  {}\n",
+            c.name,
+            c.suites.join(" "),
+            settings.join(" ")
+        );
     }
     cx.print(&s)?;
     cx.events.note(format!(
@@ -89,9 +105,15 @@ pub fn list(cx: &Ctx<'_>, args: &CiListArgs) -> Result<ExitCode, KdcError> {
 /// Writes `bytes` to `path` through a temporary file beside it: never half a file.
 fn write_whole(path: &Path, bytes: &[u8], option: &str) -> Result<(), KdcError> {
     if path.is_dir() {
-        return Err(KdcError::Failed(format!("{option} {}: is a directory; give a file's path", path.display())));
+        return Err(KdcError::Failed(format!(
+            "{option} {}: is a directory; give a file's path",
+            path.display()
+        )));
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let fail = |source| KdcError::Io {
         what: format!("{} ({option}; choose a writable path)", path.display()),
         source,
@@ -111,7 +133,12 @@ pub fn generate(cx: &Ctx<'_>, args: &CiGenerateArgs) -> Result<ExitCode, KdcErro
         None => cx.print(&text)?,
         Some(path) => {
             write_whole(path, text.as_bytes(), "-o")?;
-            cx.events.note(format!("wrote {} ({} from {})", path.display(), args.provider, m.file));
+            cx.events.note(format!(
+                "wrote {} ({} from {})",
+                path.display(),
+                args.provider,
+                m.file
+            ));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -125,7 +152,10 @@ pub fn check(cx: &Ctx<'_>, args: &CiCheckArgs) -> Result<ExitCode, KdcError> {
     let mut out = String::new();
     for path in &checked {
         if !stale.iter().any(|s| &s.path == path) {
-            out += &format!("{}: current\n", path.strip_prefix(&cx.env.cwd).unwrap_or(path).display());
+            out += &format!(
+                "{}: current\n",
+                path.strip_prefix(&cx.env.cwd).unwrap_or(path).display()
+            );
         }
     }
     cx.print(&out)?;
@@ -143,15 +173,26 @@ pub fn check(cx: &Ctx<'_>, args: &CiCheckArgs) -> Result<ExitCode, KdcError> {
 }
 
 /// `--max-bytes`, else `KDC_DUMP_MAX_BYTES` (which generated CI configs set).
-pub fn max_blob_bytes(cx: &Ctx<'_>, args: &crate::cli::MaxBlobArgs) -> Result<Option<u64>, KdcError> {
+pub fn max_blob_bytes(
+    cx: &Ctx<'_>,
+    args: &crate::cli::MaxBlobArgs,
+) -> Result<Option<u64>, KdcError> {
     if let Some(n) = args.max_bytes {
         return Ok(Some(n));
     }
     match cx.env.var("KDC_DUMP_MAX_BYTES") {
         None => Ok(None),
-        Some(v) => v.trim().parse::<u64>().ok().filter(|n| *n >= 4096).map(Some).ok_or_else(|| {
-            KdcError::Failed(format!("KDC_DUMP_MAX_BYTES={v}: must be a number of bytes, at least 4096"))
-        }),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 4096)
+            .map(Some)
+            .ok_or_else(|| {
+                KdcError::Failed(format!(
+                    "KDC_DUMP_MAX_BYTES={v}: must be a number of bytes, at least 4096"
+                ))
+            }),
     }
 }
 
@@ -167,7 +208,11 @@ pub fn run(cx: &Ctx<'_>, args: &CiRunArgs) -> Result<ExitCode, KdcError> {
     let mut cells = m.select(&args.cells)?;
     if let Some(s) = shard {
         cells = s.pick(&cells).into_iter().copied().collect();
-        cx.events.note(format!("shard {s}: {} of {} cells", cells.len(), m.cells.len()));
+        cx.events.note(format!(
+            "shard {s}: {} of {} cells",
+            cells.len(),
+            m.cells.len()
+        ));
     }
     if cells.is_empty() {
         return Err(KdcError::Failed(format!(
@@ -185,7 +230,11 @@ pub fn run(cx: &Ctx<'_>, args: &CiRunArgs) -> Result<ExitCode, KdcError> {
         .clone()
         .or_else(|| cx.env.var("ARTIFACTS").map(PathBuf::from))
         .unwrap_or_else(|| cx.env.cwd.join("_artifacts"));
-    let artifacts = if artifacts.is_absolute() { artifacts } else { cx.env.cwd.join(artifacts) };
+    let artifacts = if artifacts.is_absolute() {
+        artifacts
+    } else {
+        cx.env.cwd.join(artifacts)
+    };
     let bad = |e: crate::dump::DumpError| KdcError::Dump(crate::dump::Problems(vec![e]));
     crate::dump::check_out_dir(&artifacts, "--artifacts").map_err(bad)?;
 
@@ -196,14 +245,18 @@ pub fn run(cx: &Ctx<'_>, args: &CiRunArgs) -> Result<ExitCode, KdcError> {
             KdcError::Invalid(p) => p,
             other => crate::config::Problems {
                 subject: "configuration",
-                list: vec![crate::config::Problem { what: "kdc".into(), message: other.to_string() }],
+                list: vec![crate::config::Problem {
+                    what: "kdc".into(),
+                    message: other.to_string(),
+                }],
             },
         })
     })
     .map_err(KdcError::Failed)?;
     for p in &planned {
         let labels: Vec<&str> = p.plans.iter().map(|pl| pl.cluster.label.as_str()).collect();
-        cx.events.debug(1, format!("cell {}: {}", p.cell.name, labels.join(", ")));
+        cx.events
+            .debug(1, format!("cell {}: {}", p.cell.name, labels.join(", ")));
     }
 
     let endpoint = cx.endpoint()?;
@@ -231,7 +284,9 @@ pub fn run(cx: &Ctx<'_>, args: &CiRunArgs) -> Result<ExitCode, KdcError> {
             host_possible: if endpoint.is_local() {
                 Ok(())
             } else {
-                Err(format!("the engine is remote ({endpoint}): container addresses are not reachable from this host"))
+                Err(format!(
+                    "the engine is remote ({endpoint}): container addresses are not reachable from this host"
+                ))
             },
             artifacts: artifacts.clone(),
             dump_timeout: Duration::from_secs(20),
@@ -244,10 +299,22 @@ pub fn run(cx: &Ctx<'_>, args: &CiRunArgs) -> Result<ExitCode, KdcError> {
         let mut print_failed = |c: &matrix_run::CellRun| {
             if c.status == Status::Failed {
                 let mut out = std::io::stdout().lock();
-                let _ = out.write_all(&matrix_run::failure_text(c)).and_then(|_| out.flush());
+                let _ = out
+                    .write_all(&matrix_run::failure_text(c))
+                    .and_then(|_| out.flush());
             }
         };
-        Ok(matrix_run::run(&docker, &docker, &m, planned, &opts, &cx.events, &Stop::process(), &mut print_failed).await)
+        Ok(matrix_run::run(
+            &docker,
+            &docker,
+            &m,
+            planned,
+            &opts,
+            &cx.events,
+            &Stop::process(),
+            &mut print_failed,
+        )
+        .await)
     })?;
     let elapsed = started.elapsed();
     let record = Record {
@@ -264,12 +331,19 @@ pub fn run(cx: &Ctx<'_>, args: &CiRunArgs) -> Result<ExitCode, KdcError> {
     let json = serde_json::to_string_pretty(&record).expect("a run record serializes");
     write_whole(&artifacts.join(RECORD), json.as_bytes(), "--artifacts")?;
     let mut summary = matrix_run::summary(&ran, elapsed, opts.jobs);
-    summary += &format!("JUnit: {}\nreport: kdc report {}\n", junit.display(), artifacts.display());
+    summary += &format!(
+        "JUnit: {}\nreport: kdc report {}\n",
+        junit.display(),
+        artifacts.display()
+    );
     cx.print(&summary)?;
     if ran.iter().any(|c| c.status == Status::Interrupted) && crate::signal::requested() {
         return Err(KdcError::Interrupted);
     }
-    let failed = ran.iter().filter(|c| c.status != Status::Passed && c.status != Status::Flaky).count();
+    let failed = ran
+        .iter()
+        .filter(|c| c.status != Status::Passed && c.status != Status::Flaky)
+        .count();
     if failed > 0 {
         return Err(KdcError::Failed(format!(
             "{failed} of {} cell{} failed",
@@ -289,19 +363,33 @@ pub fn report(cx: &Ctx<'_>, args: &ReportArgs) -> Result<ExitCode, KdcError> {
             record_path.display()
         ))
     })?;
-    let rec: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| KdcError::Failed(format!("{}: not a kdc run record: {e}", record_path.display())))?;
-    let out = args.output.clone().unwrap_or_else(|| args.dir.join("report.html"));
+    let rec: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        KdcError::Failed(format!(
+            "{}: not a kdc run record: {e}",
+            record_path.display()
+        ))
+    })?;
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.dir.join("report.html"));
     // Links are relative to the page: from the artifacts directory when it is written there.
-    let page_dir = std::path::absolute(out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
-        .unwrap_or_default();
+    let page_dir = std::path::absolute(
+        out.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )
+    .unwrap_or_default();
     let dir = std::path::absolute(&args.dir).unwrap_or_else(|_| args.dir.clone());
     let prefix = if page_dir == dir {
         String::new()
     } else {
         format!("{}/", dir.display())
     };
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let html = crate::report::html::render(&rec, &name, &prefix);
     write_whole(&out, html.as_bytes(), "-o")?;
     cx.print(&format!("{}\n", out.display()))?;

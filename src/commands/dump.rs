@@ -134,10 +134,12 @@ pub fn dump64(cx: &Ctx<'_>, args: &Dump64Args) -> Result<ExitCode, KdcError> {
     if let Some(max) = super::ci::max_blob_bytes(cx, &args.max)? {
         // Cutting needs the whole dump: read it, fit it, print it.
         let mut text = Vec::new();
-        input.read_to_end(&mut text).map_err(|source| KdcError::Io {
-            what: "the dump".into(),
-            source,
-        })?;
+        input
+            .read_to_end(&mut text)
+            .map_err(|source| KdcError::Io {
+                what: "the dump".into(),
+                source,
+            })?;
         let fitted = crate::dump::trim::fit(&text, args.level, max)
             .map_err(|e| KdcError::Failed(e.to_string()))?;
         for t in &fitted.trimmed {

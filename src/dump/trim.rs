@@ -100,7 +100,12 @@ fn water_level(sizes: &[usize], budget: usize) -> usize {
 
 /// The dump with each file (but kdc's metadata) cut to `cap`, the record of the cuts, and
 /// the section listing them.
-fn cut(head: &[u8], parts: &[(String, Vec<u8>)], cap: usize, max: u64) -> (Vec<u8>, Vec<TrimmedFile>) {
+fn cut(
+    head: &[u8],
+    parts: &[(String, Vec<u8>)],
+    cap: usize,
+    max: u64,
+) -> (Vec<u8>, Vec<TrimmedFile>) {
     let mut out = if head.is_empty() {
         format!("{HEADER}\n").into_bytes()
     } else {
@@ -133,7 +138,10 @@ fn cut(head: &[u8], parts: &[(String, Vec<u8>)], cap: usize, max: u64) -> (Vec<u
         "The blob in the log is limited to {max} bytes (--max-bytes); these files were cut from their start, keeping their ends. The whole dump is in the artifacts directory.\n"
     );
     for t in &trimmed {
-        list += &format!("{}: kept the last {} of {} bytes\n", t.name, t.kept, t.bytes);
+        list += &format!(
+            "{}: kept the last {} of {} bytes\n",
+            t.name, t.kept, t.bytes
+        );
     }
     for (i, (name, body)) in bodies.iter().enumerate() {
         out.extend_from_slice(format!("@@@ {name} @@@\n").as_bytes());
@@ -206,7 +214,10 @@ mod tests {
 
     #[test]
     fn a_budget_no_blob_fits_is_refused_with_the_smallest_size() {
-        let text = format!("{HEADER}\n@@@ {META_NAME} @@@\n{{}}\n@@@ a.log @@@\n{}", "x\n".repeat(10_000));
+        let text = format!(
+            "{HEADER}\n@@@ {META_NAME} @@@\n{{}}\n@@@ a.log @@@\n{}",
+            "x\n".repeat(10_000)
+        );
         match fit(text.as_bytes(), 6, 100) {
             Err(TrimError::TooSmall { max: 100, smallest }) => assert!(smallest > 100),
             other => panic!("{other:?}"),

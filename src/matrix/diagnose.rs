@@ -22,9 +22,17 @@ pub fn diagnose(label: &str, r: &CellResult) -> Vec<String> {
             step => format!("the {step} step failed: {first}"),
         });
     }
-    let stopped: Vec<_> = r.containers.iter().filter(|c| c.state != "running").collect();
+    let stopped: Vec<_> = r
+        .containers
+        .iter()
+        .filter(|c| c.state != "running")
+        .collect();
     for c in &stopped {
-        let what = if c.role.is_empty() { String::new() } else { format!(" ({})", c.role) };
+        let what = if c.role.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", c.role)
+        };
         out.push(format!("{}{what} is {}, not running", c.name, c.state));
     }
     let checks: Vec<_> = r.failures.iter().filter(|f| f.class != KDC_CLASS).collect();
@@ -35,7 +43,10 @@ pub fn diagnose(label: &str, r: &CellResult) -> Vec<String> {
     let mut by_check: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for f in &checks {
         let (id, place) = f.name.split_once(" on ").unwrap_or((&f.name, ""));
-        by_check.entry(format!("{}/{id}", f.class)).or_default().push(place);
+        by_check
+            .entry(format!("{}/{id}", f.class))
+            .or_default()
+            .push(place);
     }
     let listed: Vec<String> = by_check
         .iter()
@@ -58,7 +69,10 @@ pub fn diagnose(label: &str, r: &CellResult) -> Vec<String> {
             .map_or_else(|| format!("the {role} container"), |c| c.name.clone())
     };
     let all = |p: &dyn Fn(&crate::suite::cell::Failure) -> bool| checks.iter().all(|f| p(f));
-    let hint = if stopped.iter().any(|c| c.role == ROLE_ROUTER || c.role == ROLE_DNS) {
+    let hint = if stopped
+        .iter()
+        .any(|c| c.role == ROLE_ROUTER || c.role == ROLE_DNS)
+    {
         None
     } else if all(&|f| f.name.contains("nat64") || f.message.contains("ff9b")) {
         Some(format!(
@@ -77,8 +91,12 @@ pub fn diagnose(label: &str, r: &CellResult) -> Vec<String> {
             .iter()
             .filter_map(|f| f.name.rsplit(" on ").next())
             .collect();
-        (nodes.len() == 1 && checks.len() > 1)
-            .then(|| format!("every failure is on {}: look at its files in the dump", nodes.iter().next().unwrap()))
+        (nodes.len() == 1 && checks.len() > 1).then(|| {
+            format!(
+                "every failure is on {}: look at its files in the dump",
+                nodes.iter().next().unwrap()
+            )
+        })
     };
     out.extend(hint);
     out

@@ -12,9 +12,9 @@
 //! `ipv6_bridge`, `ipv6-nat64_bridge`. Expansion keeps the file's order, so the list, the
 //! shards and the generated configs are the same on every machine.
 
+pub mod diagnose;
 mod parse;
 pub mod run;
-pub mod diagnose;
 #[cfg(test)]
 mod tests;
 
@@ -201,11 +201,17 @@ impl Matrix {
         // Messages and reproduce commands show the path as the user gave it.
         let given = match path {
             Some(p) => Some((cwd.join(p), p.display().to_string())),
-            None => Some((cwd.join(DEFAULT_FILE), DEFAULT_FILE.to_string())).filter(|(p, _)| p.is_file()),
+            None => Some((cwd.join(DEFAULT_FILE), DEFAULT_FILE.to_string()))
+                .filter(|(p, _)| p.is_file()),
         };
         let Some((path, shown)) = given else {
-            return parse::parse("<kdc's own matrix>", Path::new(DEFAULT_FILE).parent().unwrap(), OWN, suites)
-                .map(|m| Matrix { own: true, ..m });
+            return parse::parse(
+                "<kdc's own matrix>",
+                Path::new(DEFAULT_FILE).parent().unwrap(),
+                OWN,
+                suites,
+            )
+            .map(|m| Matrix { own: true, ..m });
         };
         let text = std::fs::read_to_string(&path).map_err(|e| MatrixError::Read {
             path: shown.clone(),
@@ -216,7 +222,12 @@ impl Matrix {
     }
 
     /// Parses a matrix from text (tests, and `load`).
-    pub fn parse(file: &str, dir: &Path, text: &str, suites: &[Suite]) -> Result<Matrix, MatrixError> {
+    pub fn parse(
+        file: &str,
+        dir: &Path,
+        text: &str,
+        suites: &[Suite],
+    ) -> Result<Matrix, MatrixError> {
         parse::parse(file, dir, text, suites)
     }
 
@@ -245,7 +256,11 @@ impl Matrix {
                 });
             }
         }
-        Ok(self.cells.iter().filter(|c| names.contains(&c.name)).collect())
+        Ok(self
+            .cells
+            .iter()
+            .filter(|c| names.contains(&c.name))
+            .collect())
     }
 
     /// The one command that reproduces `cell` on a laptop.
@@ -296,7 +311,10 @@ impl Shard {
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Option<Shard>, MatrixError> {
         if let Some(s) = var("KDC_SHARD") {
             return Shard::parse(&s).map(Some).map_err(|e| {
-                MatrixError::Shard(format!("KDC_SHARD: {}", e.to_string().trim_start_matches("--shard ")))
+                MatrixError::Shard(format!(
+                    "KDC_SHARD: {}",
+                    e.to_string().trim_start_matches("--shard ")
+                ))
             });
         }
         for (index, total, base) in [

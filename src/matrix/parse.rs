@@ -23,7 +23,14 @@ const TOP_KEYS: [&str; 8] = [
     "generated",
 ];
 const DIMENSION_KEYS: [&str; 3] = ["name", "setting", "values"];
-const CELL_KEYS: [&str; 6] = ["name", "suites", "set", "dimensions", "clusters", "bootstrapper"];
+const CELL_KEYS: [&str; 6] = [
+    "name",
+    "suites",
+    "set",
+    "dimensions",
+    "clusters",
+    "bootstrapper",
+];
 const CI_KEYS: [&str; 4] = ["install", "setup", "shards", "jobs"];
 /// The bootstrappers a cell may name (`kdc up --bootstrapper`).
 const BOOTSTRAPPERS: [&str; 1] = ["none"];
@@ -63,13 +70,14 @@ impl Rule {
 
 /// A name part: a base cell's name or a dimension value.
 fn valid_part(s: &str) -> bool {
-    s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    s.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
 }
 
-const PART_RULE: &str =
-    "must start with a lowercase letter or digit and hold only those, '-' and '.' ('_' joins the parts of a cell name)";
+const PART_RULE: &str = "must start with a lowercase letter or digit and hold only those, '-' and '.' ('_' joins the parts of a cell name)";
 
 /// A cell with where each of its settings was set, before the checks against the suites.
 struct Draft {
@@ -78,7 +86,12 @@ struct Draft {
     spans: Vec<Range<usize>>,
 }
 
-pub(super) fn parse(file: &str, dir: &Path, text: &str, suites: &[Suite]) -> Result<Matrix, MatrixError> {
+pub(super) fn parse(
+    file: &str,
+    dir: &Path,
+    text: &str,
+    suites: &[Suite],
+) -> Result<Matrix, MatrixError> {
     let doc = Doc::new(file.to_string(), text);
     let root = DeTable::parse(text).map_err(|e| {
         doc.error(
@@ -116,7 +129,11 @@ pub(super) fn parse(file: &str, dir: &Path, text: &str, suites: &[Suite]) -> Res
                     if let Some(first) = bases.iter().find(|b| b.name == base.name) {
                         let (line, _) = doc_line(&doc, &first.header);
                         return Err(Cx::new(&doc, format!("cell {:?}", base.name))
-                            .err(&item.span(), "name", format!("already used by the cell at line {line}"))
+                            .err(
+                                &item.span(),
+                                "name",
+                                format!("already used by the cell at line {line}"),
+                            )
                             .into());
                     }
                     bases.push(base);
@@ -135,12 +152,22 @@ pub(super) fn parse(file: &str, dir: &Path, text: &str, suites: &[Suite]) -> Res
             "ci" => ci = parse_ci(&top, value)?,
             "generated" => {
                 let names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
-                for (name, path) in top.table(value, "generated", &names, "{ github = \"github.yml\" }")? {
-                    let provider = Provider::ALL.into_iter().find(|p| p.as_str() == name).expect("known");
+                for (name, path) in
+                    top.table(value, "generated", &names, "{ github = \"github.yml\" }")?
+                {
+                    let provider = Provider::ALL
+                        .into_iter()
+                        .find(|p| p.as_str() == name)
+                        .expect("known");
                     let p = top.string(path, &format!("generated.{name}"))?;
-                    if p.is_empty() || Path::new(p).is_absolute() || p.split('/').any(|c| c == "..") {
+                    if p.is_empty() || Path::new(p).is_absolute() || p.split('/').any(|c| c == "..")
+                    {
                         return Err(top
-                            .err(&path.span(), &format!("generated.{name}"), "must be a relative path inside the matrix file's directory")
+                            .err(
+                                &path.span(),
+                                &format!("generated.{name}"),
+                                "must be a relative path inside the matrix file's directory",
+                            )
                             .into());
                     }
                     generated.push((provider, p.to_string()));
@@ -150,7 +177,9 @@ pub(super) fn parse(file: &str, dir: &Path, text: &str, suites: &[Suite]) -> Res
         }
     }
     if bases.is_empty() {
-        return Err(top.err(&(0..0), "", "no cells; add at least one [[cell]] table").into());
+        return Err(top
+            .err(&(0..0), "", "no cells; add at least one [[cell]] table")
+            .into());
     }
 
     let mut drafts: Vec<Draft> = Vec::new();
@@ -171,7 +200,10 @@ pub(super) fn parse(file: &str, dir: &Path, text: &str, suites: &[Suite]) -> Res
         let mut made: Vec<Vec<(usize, String)>> = Vec::new();
         for combo in combos {
             let mut excluded = false;
-            for rule in excludes.iter_mut().filter(|r| r.matches(&base.name, &combo)) {
+            for rule in excludes
+                .iter_mut()
+                .filter(|r| r.matches(&base.name, &combo))
+            {
                 rule.used = true;
                 excluded = true;
             }
@@ -179,23 +211,44 @@ pub(super) fn parse(file: &str, dir: &Path, text: &str, suites: &[Suite]) -> Res
                 made.push(combo);
             }
         }
-        for rule in includes.iter_mut().filter(|r| r.cell.as_deref() == Some(&base.name)) {
+        for rule in includes
+            .iter_mut()
+            .filter(|r| r.cell.as_deref() == Some(&base.name))
+        {
             rule.used = true;
             let given: Vec<usize> = rule.coords.iter().map(|(d, _, _)| *d).collect();
             let cx = Cx::new(&doc, rule.what.clone());
-            if given.iter().copied().collect::<std::collections::BTreeSet<_>>()
+            if given
+                .iter()
+                .copied()
+                .collect::<std::collections::BTreeSet<_>>()
                 != base.dimensions.iter().copied().collect()
             {
-                let want: Vec<&str> = base.dimensions.iter().map(|d| dimensions[*d].name.as_str()).collect();
+                let want: Vec<&str> = base
+                    .dimensions
+                    .iter()
+                    .map(|d| dimensions[*d].name.as_str())
+                    .collect();
                 return Err(cx
                     .err(&rule.header, "", format!("cell {:?} is crossed by {}; give a value for each of them and no other", base.name, if want.is_empty() { "no dimension".to_string() } else { want.join(", ") }))
                     .into());
             }
-            let mut combo: Vec<(usize, String)> = rule.coords.iter().map(|(d, v, _)| (*d, v.clone())).collect();
+            let mut combo: Vec<(usize, String)> = rule
+                .coords
+                .iter()
+                .map(|(d, v, _)| (*d, v.clone()))
+                .collect();
             combo.sort_by_key(|(d, _)| *d);
             if made.contains(&combo) {
                 return Err(cx
-                    .err(&rule.header, "", format!("adds the cell {}, which the dimensions already make", cell_name(&base.name, &combo)))
+                    .err(
+                        &rule.header,
+                        "",
+                        format!(
+                            "adds the cell {}, which the dimensions already make",
+                            cell_name(&base.name, &combo)
+                        ),
+                    )
                     .into());
             }
             made.push(combo);
@@ -212,7 +265,10 @@ pub(super) fn parse(file: &str, dir: &Path, text: &str, suites: &[Suite]) -> Res
                 spans.push(base.header.clone());
             }
             let mut cell_suites = base.suites.clone();
-            for rule in overrides.iter_mut().filter(|r| r.matches(&base.name, &combo)) {
+            for rule in overrides
+                .iter_mut()
+                .filter(|r| r.matches(&base.name, &combo))
+            {
                 rule.used = true;
                 for (k, v, span) in &rule.set {
                     settings.push((k.clone(), v.clone()));
@@ -225,7 +281,14 @@ pub(super) fn parse(file: &str, dir: &Path, text: &str, suites: &[Suite]) -> Res
             let name = cell_name(&base.name, &combo);
             if let Some(other) = drafts.iter().find(|d| d.cell.name == name) {
                 return Err(Cx::new(&doc, format!("cell {:?}", base.name))
-                    .err(&base.header, "", format!("makes the cell {name}, which cell {:?} makes too; rename one", other.cell.base))
+                    .err(
+                        &base.header,
+                        "",
+                        format!(
+                            "makes the cell {name}, which cell {:?} makes too; rename one",
+                            other.cell.base
+                        ),
+                    )
                     .into());
             }
             drafts.push(Draft {
@@ -234,7 +297,10 @@ pub(super) fn parse(file: &str, dir: &Path, text: &str, suites: &[Suite]) -> Res
                     base: base.name.clone(),
                     suites: cell_suites,
                     settings,
-                    coords: combo.iter().map(|(d, v)| (dimensions[*d].name.clone(), v.clone())).collect(),
+                    coords: combo
+                        .iter()
+                        .map(|(d, v)| (dimensions[*d].name.clone(), v.clone()))
+                        .collect(),
                     clusters: base.clusters,
                     bootstrapper: base.bootstrapper.clone(),
                 },
@@ -279,16 +345,31 @@ fn doc_line(doc: &Doc, span: &Range<usize>) -> (usize, usize) {
 }
 
 /// The items of an array of tables (`[[cell]]`).
-fn tables<'v, 'i>(top: &Cx, value: &'v Value<'i>, key: &str) -> Result<Vec<&'v Value<'i>>, SuiteError> {
+fn tables<'v, 'i>(
+    top: &Cx,
+    value: &'v Value<'i>,
+    key: &str,
+) -> Result<Vec<&'v Value<'i>>, SuiteError> {
     value
         .get_ref()
         .as_array()
         .filter(|a| a.iter().all(|i| i.get_ref().is_table()))
         .map(|a| a.iter().collect())
-        .ok_or_else(|| top.err(&value.span(), key, format!("write each as a [[{key}]] table")))
+        .ok_or_else(|| {
+            top.err(
+                &value.span(),
+                key,
+                format!("write each as a [[{key}]] table"),
+            )
+        })
 }
 
-fn parse_dimension(doc: &Doc, item: &Value, number: usize, earlier: &[Dimension]) -> Result<Dimension, SuiteError> {
+fn parse_dimension(
+    doc: &Doc,
+    item: &Value,
+    number: usize,
+    earlier: &[Dimension],
+) -> Result<Dimension, SuiteError> {
     let cx = Cx::new(doc, format!("dimension {number}"));
     let (mut name, mut setting, mut values) = (None, None, Vec::new());
     for (key, v) in cx.table(item, "", &DIMENSION_KEYS, "")? {
@@ -297,10 +378,21 @@ fn parse_dimension(doc: &Doc, item: &Value, number: usize, earlier: &[Dimension]
                 let n = cx.string(v, "name")?;
                 let reserved = ["cell", "set", "suites"];
                 if !valid_part(n) || reserved.contains(&n) || n.contains('.') {
-                    return Err(cx.err(&v.span(), "name", format!("{n:?} must be lowercase letters, digits and '-', and not {}", reserved.join(", "))));
+                    return Err(cx.err(
+                        &v.span(),
+                        "name",
+                        format!(
+                            "{n:?} must be lowercase letters, digits and '-', and not {}",
+                            reserved.join(", ")
+                        ),
+                    ));
                 }
                 if earlier.iter().any(|d| d.name == n) {
-                    return Err(cx.err(&v.span(), "name", format!("a dimension {n:?} is declared already")));
+                    return Err(cx.err(
+                        &v.span(),
+                        "name",
+                        format!("a dimension {n:?} is declared already"),
+                    ));
                 }
                 name = Some(n.to_string());
             }
@@ -327,8 +419,15 @@ fn parse_dimension(doc: &Doc, item: &Value, number: usize, earlier: &[Dimension]
     }
     let header = item.span();
     Ok(Dimension {
-        name: name.ok_or_else(|| cx.missing(&header, "name", "the dimension's name, as rules name it"))?,
-        setting: setting.ok_or_else(|| cx.missing(&header, "setting", "the kdc setting it varies, such as CNI_PLUGIN"))?,
+        name: name
+            .ok_or_else(|| cx.missing(&header, "name", "the dimension's name, as rules name it"))?,
+        setting: setting.ok_or_else(|| {
+            cx.missing(
+                &header,
+                "setting",
+                "the kdc setting it varies, such as CNI_PLUGIN",
+            )
+        })?,
         values: if values.is_empty() {
             return Err(cx.missing(&header, "values", "the values it takes"));
         } else {
@@ -349,10 +448,20 @@ fn parse_suites(cx: &Cx, v: &Value, suites: &[Suite]) -> Result<Vec<String>, Sui
     Ok(out)
 }
 
-fn parse_set(cx: &Cx, v: &Value, name: &str) -> Result<Vec<(String, String, Range<usize>)>, SuiteError> {
+fn parse_set(
+    cx: &Cx,
+    v: &Value,
+    name: &str,
+) -> Result<Vec<(String, String, Range<usize>)>, SuiteError> {
     let values = settings(cx, "set", LAYER_KIND, name, v)?;
-    let table = v.get_ref().as_table().expect("settings() checked it is a table");
-    let mut spans: Vec<(Range<usize>, &str)> = table.iter().map(|(k, v)| (v.span(), k.get_ref().as_ref())).collect();
+    let table = v
+        .get_ref()
+        .as_table()
+        .expect("settings() checked it is a table");
+    let mut spans: Vec<(Range<usize>, &str)> = table
+        .iter()
+        .map(|(k, v)| (v.span(), k.get_ref().as_ref()))
+        .collect();
     spans.sort_by_key(|(s, _)| s.start);
     Ok(values
         .into_iter()
@@ -361,7 +470,13 @@ fn parse_set(cx: &Cx, v: &Value, name: &str) -> Result<Vec<(String, String, Rang
         .collect())
 }
 
-fn parse_base(doc: &Doc, item: &Value, number: usize, dims: &[Dimension], suites: &[Suite]) -> Result<Base, SuiteError> {
+fn parse_base(
+    doc: &Doc,
+    item: &Value,
+    number: usize,
+    dims: &[Dimension],
+    suites: &[Suite],
+) -> Result<Base, SuiteError> {
     let mut cx = Cx::new(doc, format!("cell {number}"));
     let header = item.span();
     let keys = cx.table(item, "", &CELL_KEYS, "")?;
@@ -373,7 +488,13 @@ fn parse_base(doc: &Doc, item: &Value, number: usize, dims: &[Dimension], suites
             }
             n.to_string()
         }
-        None => return Err(cx.missing(&header, "name", "the cell's name, the start of its cell names")),
+        None => {
+            return Err(cx.missing(
+                &header,
+                "name",
+                "the cell's name, the start of its cell names",
+            ));
+        }
     };
     cx = Cx::new(doc, format!("cell {name:?}"));
     let mut base = Base {
@@ -391,16 +512,37 @@ fn parse_base(doc: &Doc, item: &Value, number: usize, dims: &[Dimension], suites
             "suites" => base.suites = parse_suites(&cx, v, suites)?,
             "set" => base.set = parse_set(&cx, v, &base.name)?,
             "dimensions" => {
-                let list = v.get_ref().as_array().ok_or_else(|| cx.err(&v.span(), "dimensions", "must be a list of dimension names, [] for none"))?;
+                let list = v.get_ref().as_array().ok_or_else(|| {
+                    cx.err(
+                        &v.span(),
+                        "dimensions",
+                        "must be a list of dimension names, [] for none",
+                    )
+                })?;
                 base.dimensions.clear();
                 for item in list.iter() {
                     let n = cx.string(item, "dimensions")?;
                     let Some(d) = dims.iter().position(|d| d.name == n) else {
                         let known: Vec<&str> = dims.iter().map(|d| d.name.as_str()).collect();
-                        return Err(cx.err(&item.span(), "dimensions", format!("no dimension {n:?}; declared: {}", if known.is_empty() { "none".into() } else { known.join(", ") })));
+                        return Err(cx.err(
+                            &item.span(),
+                            "dimensions",
+                            format!(
+                                "no dimension {n:?}; declared: {}",
+                                if known.is_empty() {
+                                    "none".into()
+                                } else {
+                                    known.join(", ")
+                                }
+                            ),
+                        ));
                     };
                     if base.dimensions.contains(&d) {
-                        return Err(cx.err(&item.span(), "dimensions", format!("{n:?} is listed twice")));
+                        return Err(cx.err(
+                            &item.span(),
+                            "dimensions",
+                            format!("{n:?} is listed twice"),
+                        ));
                     }
                     base.dimensions.push(d);
                 }
@@ -408,12 +550,28 @@ fn parse_base(doc: &Doc, item: &Value, number: usize, dims: &[Dimension], suites
             }
             "clusters" => {
                 let n = cx.integer(v, "clusters")?;
-                base.clusters = u8::try_from(n).ok().filter(|n| (1..=8).contains(n)).ok_or_else(|| cx.err(&v.span(), "clusters", "must be 1 to 8 clusters side by side"))?;
+                base.clusters = u8::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=8).contains(n))
+                    .ok_or_else(|| {
+                        cx.err(
+                            &v.span(),
+                            "clusters",
+                            "must be 1 to 8 clusters side by side",
+                        )
+                    })?;
             }
             "bootstrapper" => {
                 let b = cx.string(v, "bootstrapper")?;
                 if !BOOTSTRAPPERS.contains(&b) {
-                    return Err(cx.err(&v.span(), "bootstrapper", format!("{b:?} is not a bootstrapper kdc has; known: {}", BOOTSTRAPPERS.join(", "))));
+                    return Err(cx.err(
+                        &v.span(),
+                        "bootstrapper",
+                        format!(
+                            "{b:?} is not a bootstrapper kdc has; known: {}",
+                            BOOTSTRAPPERS.join(", ")
+                        ),
+                    ));
                 }
                 base.bootstrapper = b.to_string();
             }
@@ -421,12 +579,23 @@ fn parse_base(doc: &Doc, item: &Value, number: usize, dims: &[Dimension], suites
         }
     }
     if base.suites.is_empty() {
-        return Err(cx.missing(&header, "suites", "the suites the cell runs, such as [\"ipv6\"]"));
+        return Err(cx.missing(
+            &header,
+            "suites",
+            "the suites the cell runs, such as [\"ipv6\"]",
+        ));
     }
     Ok(base)
 }
 
-fn parse_rule(doc: &Doc, item: &Value, kind: &str, number: usize, dims: &[Dimension], suites: &[Suite]) -> Result<Rule, SuiteError> {
+fn parse_rule(
+    doc: &Doc,
+    item: &Value,
+    kind: &str,
+    number: usize,
+    dims: &[Dimension],
+    suites: &[Suite],
+) -> Result<Rule, SuiteError> {
     let what = format!("{kind} {number}");
     let cx = Cx::new(doc, what.clone());
     let mut known: Vec<&str> = vec!["cell"];
@@ -452,7 +621,14 @@ fn parse_rule(doc: &Doc, item: &Value, kind: &str, number: usize, dims: &[Dimens
                 let value = cx.string(v, dim)?;
                 let d = dims.iter().position(|d| d.name == dim).expect("known keys");
                 if kind != "include" && !dims[d].values.iter().any(|x| x == value) {
-                    return Err(cx.err(&v.span(), dim, format!("{value:?} is not one of the dimension's values: {}", dims[d].values.join(", "))));
+                    return Err(cx.err(
+                        &v.span(),
+                        dim,
+                        format!(
+                            "{value:?} is not one of the dimension's values: {}",
+                            dims[d].values.join(", ")
+                        ),
+                    ));
                 }
                 if !valid_part(value) {
                     return Err(cx.err(&v.span(), dim, format!("{value:?} {PART_RULE}")));
@@ -462,10 +638,18 @@ fn parse_rule(doc: &Doc, item: &Value, kind: &str, number: usize, dims: &[Dimens
         }
     }
     if kind == "include" && rule.cell.is_none() {
-        return Err(cx.missing(&rule.header, "cell", "the [[cell]] whose combination it adds"));
+        return Err(cx.missing(
+            &rule.header,
+            "cell",
+            "the [[cell]] whose combination it adds",
+        ));
     }
     if kind == "exclude" && rule.cell.is_none() && rule.coords.is_empty() {
-        return Err(cx.err(&rule.header, "", "matches every cell; give a cell or dimension values"));
+        return Err(cx.err(
+            &rule.header,
+            "",
+            "matches every cell; give a cell or dimension values",
+        ));
     }
     if kind == "override" && rule.set.is_empty() && rule.suites.is_none() {
         return Err(cx.missing(&rule.header, "set", "the settings it adds (or suites)"));
@@ -482,9 +666,21 @@ fn parse_ci(top: &Cx, value: &Value) -> Result<CiSettings, SuiteError> {
             "setup" => ci.setup = top.string(v, &field)?.to_string(),
             "shards" | "jobs" => {
                 let n = top.integer(v, &field)?;
-                let ok = if key == "jobs" { (1..=16).contains(&n) } else { (0..=64).contains(&n) };
+                let ok = if key == "jobs" {
+                    (1..=16).contains(&n)
+                } else {
+                    (0..=64).contains(&n)
+                };
                 if !ok {
-                    return Err(top.err(&v.span(), &field, if key == "jobs" { "must be 1 to 16 cells at once" } else { "must be 0 (one job per cell) to 64 shards" }));
+                    return Err(top.err(
+                        &v.span(),
+                        &field,
+                        if key == "jobs" {
+                            "must be 1 to 16 cells at once"
+                        } else {
+                            "must be 0 (one job per cell) to 64 shards"
+                        },
+                    ));
                 }
                 if key == "jobs" {
                     ci.jobs = n as usize;
@@ -503,16 +699,27 @@ fn parse_ci(top: &Cx, value: &Value) -> Result<CiSettings, SuiteError> {
 fn check_cell(doc: &Doc, draft: &Draft, suites: &[Suite]) -> Result<(), SuiteError> {
     let cell = &draft.cell;
     let cx = Cx::new(doc, format!("cell {}", cell.name));
-    let selected = crate::suite::select(suites, &cell.suites.iter().map(String::as_str).collect::<Vec<_>>())
-        .map_err(|e| cx.err(&draft.header, "suites", e))?;
+    let selected = crate::suite::select(
+        suites,
+        &cell.suites.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .map_err(|e| cx.err(&draft.header, "suites", e))?;
     let mut needs: Vec<(&str, &str, &str)> = Vec::new();
     for (suite, _) in &selected {
         for (k, v) in &suite.cluster {
             if let Some(mine) = cell.setting(k)
                 && mine != v
             {
-                let at = cell.settings.iter().rposition(|(sk, _)| sk == k).map_or(draft.header.clone(), |i| draft.spans[i].clone());
-                return Err(cx.err(&at, "set", format!("sets {k}={mine}, but suite {} needs {k}={v}", suite.name)));
+                let at = cell
+                    .settings
+                    .iter()
+                    .rposition(|(sk, _)| sk == k)
+                    .map_or(draft.header.clone(), |i| draft.spans[i].clone());
+                return Err(cx.err(
+                    &at,
+                    "set",
+                    format!("sets {k}={mine}, but suite {} needs {k}={v}", suite.name),
+                ));
             }
             if let Some((other, _, theirs)) = needs.iter().find(|(_, nk, _)| nk == k)
                 && theirs != v
@@ -530,11 +737,22 @@ fn check_cell(doc: &Doc, draft: &Draft, suites: &[Suite]) -> Result<(), SuiteErr
     if let Err(problems) = resolve(&inputs) {
         let p = &problems.list[0];
         let prefix = format!("{LAYER_KIND} {}: ", cell.name);
-        let var = p.what.strip_prefix(&prefix).and_then(|rest| rest.split('=').next());
+        let var = p
+            .what
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split('=').next());
         let at = var
             .and_then(|var| cell.settings.iter().rposition(|(k, _)| k == var))
             .map_or(draft.header.clone(), |i| draft.spans[i].clone());
-        return Err(cx.err(&at, "set", format!("{}: {}", p.what.strip_prefix(&prefix).unwrap_or(&p.what), p.message)));
+        return Err(cx.err(
+            &at,
+            "set",
+            format!(
+                "{}: {}",
+                p.what.strip_prefix(&prefix).unwrap_or(&p.what),
+                p.message
+            ),
+        ));
     }
     Ok(())
 }

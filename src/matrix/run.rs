@@ -44,9 +44,16 @@ pub struct Planned {
 
 /// Parses `--cluster-ids FIRST-LAST`.
 pub fn parse_ids(text: &str) -> Result<RangeInclusive<u8>, String> {
-    let bad = || format!("--cluster-ids {text}: expected FIRST-LAST with 1 <= FIRST <= LAST <= 254, such as 60-79");
+    let bad = || {
+        format!(
+            "--cluster-ids {text}: expected FIRST-LAST with 1 <= FIRST <= LAST <= 254, such as 60-79"
+        )
+    };
     let (a, b) = text.split_once('-').ok_or_else(bad)?;
-    let (a, b) = (a.trim().parse::<u8>().map_err(|_| bad())?, b.trim().parse::<u8>().map_err(|_| bad())?);
+    let (a, b) = (
+        a.trim().parse::<u8>().map_err(|_| bad())?,
+        b.trim().parse::<u8>().map_err(|_| bad())?,
+    );
     if a == 0 || a > b || b > 254 {
         return Err(bad());
     }
@@ -76,13 +83,18 @@ pub fn plan_cells(
     let mut taken: Vec<(String, Plan)> = Vec::new();
     for cell in cells {
         let wanted: Vec<&str> = cell.suites.iter().map(String::as_str).collect();
-        let selected = crate::suite::select(suites, &wanted).map_err(|e| format!("cell {}: {e}", cell.name))?;
+        let selected = crate::suite::select(suites, &wanted)
+            .map_err(|e| format!("cell {}: {e}", cell.name))?;
         let mut layers: Vec<Layer> = selected.iter().map(|(s, _)| s.layer()).collect();
         layers.push(cell.layer());
         let fixed = cell.setting("CLUSTER_ID").is_some() || cell.setting("DIND_LABEL").is_some();
         let mut plans = Vec::new();
         for n in 0..cell.clusters {
-            let who = if cell.clusters > 1 { format!("cell {} (cluster {})", cell.name, n + 1) } else { format!("cell {}", cell.name) };
+            let who = if cell.clusters > 1 {
+                format!("cell {} (cluster {})", cell.name, n + 1)
+            } else {
+                format!("cell {}", cell.name)
+            };
             let own = format!("cell {}", cell.name);
             let clash = |plan: &Plan, mine: &[Plan]| -> Option<String> {
                 let others = taken
@@ -91,10 +103,16 @@ pub fn plan_cells(
                     .chain(mine.iter().map(|p| (own.as_str(), p)));
                 for (other, p) in others {
                     if p.cluster.label == plan.cluster.label {
-                        return Some(format!("both {other} and {who} are cluster {}", plan.cluster.label));
+                        return Some(format!(
+                            "both {other} and {who} are cluster {}",
+                            plan.cluster.label
+                        ));
                     }
                     if let Some((x, y)) = overlaps(p, plan) {
-                        return Some(format!("{who}'s subnet {y} overlaps {other}'s {x} (cluster {})", p.cluster.label));
+                        return Some(format!(
+                            "{who}'s subnet {y} overlaps {other}'s {x} (cluster {})",
+                            p.cluster.label
+                        ));
                     }
                 }
                 None
@@ -103,7 +121,9 @@ pub fn plan_cells(
                 let cfg = config(layers.clone()).map_err(|p| format!("{who}: {p}"))?;
                 let plan = crate::plan::plan(&cfg).map_err(|p| format!("{who}: {p}"))?;
                 if let Some(why) = clash(&plan, &plans) {
-                    return Err(format!("cells collide: {why}; give them different CLUSTER_ID or MGMT_CIDRS"));
+                    return Err(format!(
+                        "cells collide: {why}; give them different CLUSTER_ID or MGMT_CIDRS"
+                    ));
                 }
                 plans.push(plan);
                 continue;
@@ -112,8 +132,18 @@ pub fn plan_cells(
             let mut found = None;
             for id in ids.clone() {
                 let mut l = layers.clone();
-                l.push(Layer::named(RUN_LAYER, &cell.name, [("CLUSTER_ID", id.to_string().as_str())]).expect("CLUSTER_ID is a setting"));
-                let plan = match config(l).map_err(|p| p.to_string()).and_then(|c| crate::plan::plan(&c).map_err(|p| p.to_string())) {
+                l.push(
+                    Layer::named(
+                        RUN_LAYER,
+                        &cell.name,
+                        [("CLUSTER_ID", id.to_string().as_str())],
+                    )
+                    .expect("CLUSTER_ID is a setting"),
+                );
+                let plan = match config(l)
+                    .map_err(|p| p.to_string())
+                    .and_then(|c| crate::plan::plan(&c).map_err(|p| p.to_string()))
+                {
                     Ok(p) => p,
                     Err(e) => {
                         last = format!("with CLUSTER_ID={id}: {e}");
@@ -265,13 +295,24 @@ async fn run_cell(
     }
     let runs = p.plans.iter().map(|plan| {
         let mut cell_opts = opts.cell.clone();
-        cell_opts.artifacts = if many { dir.join(&plan.cluster.label) } else { dir.clone() };
-        let scope = if many { format!("{}/{}", p.cell.name, plan.cluster.label) } else { p.cell.name.clone() };
+        cell_opts.artifacts = if many {
+            dir.join(&plan.cluster.label)
+        } else {
+            dir.clone()
+        };
+        let scope = if many {
+            format!("{}/{}", p.cell.name, plan.cluster.label)
+        } else {
+            p.cell.name.clone()
+        };
         let scoped = events.scoped(scope);
         let suites = &p.suites;
         async move {
             let mut blob = Vec::new();
-            let r = cell::run(provider, exec, plan, suites, &cell_opts, &scoped, stop, &mut blob).await;
+            let r = cell::run(
+                provider, exec, plan, suites, &cell_opts, &scoped, stop, &mut blob,
+            )
+            .await;
             (plan, r, blob)
         }
     });
@@ -279,9 +320,11 @@ async fn run_cell(
     for (plan, mut r, blob) in results {
         record.blob.extend_from_slice(&blob);
         // Relative to the artifacts directory, as the record and the report link it.
-        r.dump_dir = r
-            .dump_dir
-            .map(|d| d.strip_prefix(&opts.artifacts).map(PathBuf::from).unwrap_or(d));
+        r.dump_dir = r.dump_dir.map(|d| {
+            d.strip_prefix(&opts.artifacts)
+                .map(PathBuf::from)
+                .unwrap_or(d)
+        });
         record.clusters.push(ClusterRun {
             label: plan.cluster.label.clone(),
             id: plan.cluster.id,
@@ -349,7 +392,10 @@ pub fn summary(cells: &[CellRun], elapsed: Duration, jobs: usize) -> String {
             c.seconds
         );
     }
-    let failed: Vec<&CellRun> = cells.iter().filter(|c| c.status == Status::Failed).collect();
+    let failed: Vec<&CellRun> = cells
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .collect();
     if !failed.is_empty() {
         s += "reproduce a failed cell here with:\n";
         for c in failed {

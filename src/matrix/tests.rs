@@ -77,7 +77,10 @@ fn cells_cross_the_dimensions_in_file_order_with_rules_applied() {
     assert_eq!(c.setting("NAT64_V4_SUBNET_PREFIX"), Some("10.100"));
     assert_eq!(m.cells[0].setting("NAT64_V4_SUBNET_PREFIX"), None);
     assert_eq!(m.cells[3].setting("NUM_NODES"), Some("1"));
-    assert_eq!(m.cells[5].coords, [("cni".to_string(), "flannel".to_string())]);
+    assert_eq!(
+        m.cells[5].coords,
+        [("cni".to_string(), "flannel".to_string())]
+    );
 }
 
 #[test]
@@ -148,7 +151,9 @@ fn unknown_cells_are_named_with_a_suggestion() {
         m.select(&["v4_brigde".into()]).unwrap_err().to_string(),
         "m.toml has no cell \"v4_brigde\"; `kdc ci list` shows the 6 cells (did you mean v4_bridge?)"
     );
-    let picked = m.select(&["v4_ptp".into(), "ipv6_bridge_v1.34".into()]).unwrap();
+    let picked = m
+        .select(&["v4_ptp".into(), "ipv6_bridge_v1.34".into()])
+        .unwrap();
     let names: Vec<&str> = picked.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["ipv6_bridge_v1.34", "v4_ptp"], "matrix order");
 }
@@ -178,25 +183,41 @@ fn shards_come_from_the_flag_or_the_ci_systems_variables() {
     assert_eq!(Shard::parse("2/4").unwrap(), Shard { index: 2, total: 4 });
     for bad in ["0/4", "5/4", "2", "a/b", "1/0"] {
         assert!(
-            Shard::parse(bad).unwrap_err().to_string().starts_with(&format!("--shard {bad}: expected I/N")),
+            Shard::parse(bad)
+                .unwrap_err()
+                .to_string()
+                .starts_with(&format!("--shard {bad}: expected I/N")),
             "{bad}"
         );
     }
     let env = |vars: &'static [(&'static str, &'static str)]| {
-        move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     };
     assert_eq!(
-        Shard::from_env(env(&[("CIRCLE_NODE_INDEX", "0"), ("CIRCLE_NODE_TOTAL", "3")])).unwrap(),
+        Shard::from_env(env(&[
+            ("CIRCLE_NODE_INDEX", "0"),
+            ("CIRCLE_NODE_TOTAL", "3")
+        ]))
+        .unwrap(),
         Some(Shard { index: 1, total: 3 })
     );
     assert_eq!(
         Shard::from_env(env(&[("CI_NODE_INDEX", "3"), ("CI_NODE_TOTAL", "3")])).unwrap(),
         Some(Shard { index: 3, total: 3 })
     );
-    assert_eq!(Shard::from_env(env(&[("KDC_SHARD", "2/5")])).unwrap(), Some(Shard { index: 2, total: 5 }));
+    assert_eq!(
+        Shard::from_env(env(&[("KDC_SHARD", "2/5")])).unwrap(),
+        Some(Shard { index: 2, total: 5 })
+    );
     assert_eq!(Shard::from_env(env(&[])).unwrap(), None);
     assert_eq!(
-        Shard::from_env(env(&[("CI_NODE_INDEX", "0"), ("CI_NODE_TOTAL", "3")])).unwrap_err().to_string(),
+        Shard::from_env(env(&[("CI_NODE_INDEX", "0"), ("CI_NODE_TOTAL", "3")]))
+            .unwrap_err()
+            .to_string(),
         "CI_NODE_INDEX=0 CI_NODE_TOTAL=3: not a shard this CI system would set; pass --shard I/N"
     );
 }
@@ -222,7 +243,11 @@ fn kdcs_own_matrix_holds_the_bare_cells_and_its_committed_configs_are_current() 
     assert_eq!(m.cells.last().unwrap().clusters, 3);
     let (checked, stale) = ci::check(&m, &root.join("ci")).unwrap();
     assert_eq!(checked.len(), 4);
-    assert_eq!(stale, vec![], "run kdc ci generate for each provider (see ci/matrix.toml)");
+    assert_eq!(
+        stale,
+        vec![],
+        "run kdc ci generate for each provider (see ci/matrix.toml)"
+    );
     // The compiled-in copy is the same file.
     let own = Matrix::load(None, Path::new("/nonexistent"), &suites()).unwrap();
     assert!(own.own);
@@ -241,7 +266,11 @@ fn check_names_the_file_and_the_first_differing_line() {
     assert_eq!(ci::check(&m, dir.path()).unwrap().1, vec![]);
     // A hand edit on line 9 of the workflow.
     let gh = dir.path().join("gh.yml");
-    let edited = std::fs::read_to_string(&gh).unwrap().replacen("timeout-minutes: 60", "timeout-minutes: 90", 1);
+    let edited = std::fs::read_to_string(&gh).unwrap().replacen(
+        "timeout-minutes: 60",
+        "timeout-minutes: 90",
+        1,
+    );
     std::fs::write(&gh, edited).unwrap();
     let stale = ci::check(&m, dir.path()).unwrap().1;
     assert_eq!(stale.len(), 1);
@@ -274,7 +303,10 @@ fn generated_configs_are_deterministic_and_valid_for_every_provider() {
             let a = ci::generate(&m, p).unwrap();
             assert_eq!(a, ci::generate(&m, p).unwrap(), "{p} is deterministic");
             assert!(a.contains(&format!("kdc ci generate {p}")), "{p}: header");
-            assert!(a.contains(&p.max_blob_bytes().to_string()), "{p}: blob budget");
+            assert!(
+                a.contains(&p.max_blob_bytes().to_string()),
+                "{p}: blob budget"
+            );
             match ci::units(&m)[0] {
                 Unit::Cell(_) => assert!(a.contains("ipv6_ptp_v1.35"), "{p}: every cell"),
                 Unit::Shard(..) => assert!(a.contains("3"), "{p}: three shards"),
@@ -285,12 +317,21 @@ fn generated_configs_are_deterministic_and_valid_for_every_provider() {
         }
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ci/check-ci-configs.sh");
-    let out = std::process::Command::new("bash").arg(&script).args(&args).output().unwrap();
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .args(&args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).matches(": valid against").count(), 8);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .matches(": valid against")
+            .count(),
+        8
+    );
 }

@@ -35,7 +35,9 @@ fn href(path: &str) -> String {
         .map(|seg| {
             seg.bytes()
                 .map(|b| match b {
-                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        (b as char).to_string()
+                    }
                     _ => format!("%{b:02X}"),
                 })
                 .collect::<String>()
@@ -45,7 +47,10 @@ fn href(path: &str) -> String {
 }
 
 fn text(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn num(v: &Value, key: &str) -> f64 {
@@ -72,7 +77,10 @@ pub fn render(rec: &Value, dir_name: &str, link_prefix: &str) -> String {
     let count = |s: &str| cells.iter().filter(|c| text(c, "status") == s).count();
     let mut h = String::new();
     h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
-    h += &format!("<title>kdc matrix: {}</title><style>{STYLE}</style></head><body>\n", esc(dir_name));
+    h += &format!(
+        "<title>kdc matrix: {}</title><style>{STYLE}</style></head><body>\n",
+        esc(dir_name)
+    );
     h += &format!(
         "<h1>kdc matrix run: {}</h1>\n<p>{} cells: {} passed, {} flaky, {} failed, {} interrupted. Matrix <code>{}</code>{}, {} at once, {:.0} s. JUnit: <a href=\"{}\">{}</a></p>\n",
         esc(dir_name),
@@ -82,7 +90,10 @@ pub fn render(rec: &Value, dir_name: &str, link_prefix: &str) -> String {
         count("failed"),
         count("interrupted"),
         esc(&text(rec, "matrix")),
-        rec.get("shard").and_then(Value::as_str).map(|s| format!(", shard {}", esc(s))).unwrap_or_default(),
+        rec.get("shard")
+            .and_then(Value::as_str)
+            .map(|s| format!(", shard {}", esc(s)))
+            .unwrap_or_default(),
         num(rec, "jobs"),
         num(rec, "seconds"),
         esc(&format!("{link_prefix}{}", href(&text(rec, "junit")))),
@@ -94,9 +105,18 @@ pub fn render(rec: &Value, dir_name: &str, link_prefix: &str) -> String {
         let parts: Vec<String> = c
             .get("coords")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|p| p.get(1).and_then(Value::as_str)).map(String::from).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.get(1).and_then(Value::as_str))
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default();
-        if parts.is_empty() { "—".into() } else { parts.join(" · ") }
+        if parts.is_empty() {
+            "—".into()
+        } else {
+            parts.join(" · ")
+        }
     };
     let mut bases: Vec<String> = Vec::new();
     let mut combos: Vec<String> = Vec::new();
@@ -118,7 +138,10 @@ pub fn render(rec: &Value, dir_name: &str, link_prefix: &str) -> String {
     for b in &bases {
         h += &format!("<tr><th>{}</th>", esc(b));
         for k in &combos {
-            match cells.iter().find(|c| text(c, "base") == *b && combo(c) == *k) {
+            match cells
+                .iter()
+                .find(|c| text(c, "base") == *b && combo(c) == *k)
+            {
                 Some(c) => {
                     let st = text(c, "status");
                     h += &format!(
@@ -139,9 +162,16 @@ pub fn render(rec: &Value, dir_name: &str, link_prefix: &str) -> String {
     for c in &cells {
         let name = text(c, "name");
         let st = text(c, "status");
-        let clusters: Vec<&Value> = c.get("clusters").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+        let clusters: Vec<&Value> = c
+            .get("clusters")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
         let (mut p, mut f, mut s) = (0.0, 0.0, 0.0);
-        let mut links = vec![format!("<a href=\"{}/\">artifacts</a>", esc(&format!("{link_prefix}{}", href(&text(c, "artifacts")))))];
+        let mut links = vec![format!(
+            "<a href=\"{}/\">artifacts</a>",
+            esc(&format!("{link_prefix}{}", href(&text(c, "artifacts"))))
+        )];
         for k in &clusters {
             if let Some(stats) = k.get("stats") {
                 p += num(stats, "passed");
@@ -149,7 +179,10 @@ pub fn render(rec: &Value, dir_name: &str, link_prefix: &str) -> String {
                 s += num(stats, "skipped");
             }
             if let Some(d) = k.get("dump_dir").and_then(Value::as_str) {
-                links.push(format!("<a href=\"{}/\">dump</a>", esc(&format!("{link_prefix}{}", href(d)))));
+                links.push(format!(
+                    "<a href=\"{}/\">dump</a>",
+                    esc(&format!("{link_prefix}{}", href(d)))
+                ));
             }
         }
         let labels: Vec<String> = clusters.iter().map(|k| esc(&text(k, "label"))).collect();
@@ -164,18 +197,47 @@ pub fn render(rec: &Value, dir_name: &str, link_prefix: &str) -> String {
     h += "</table>\n";
 
     // What failed.
-    let failed: Vec<&&Value> = cells.iter().filter(|c| matches!(text(c, "status").as_str(), "failed" | "flaky")).collect();
+    let failed: Vec<&&Value> = cells
+        .iter()
+        .filter(|c| matches!(text(c, "status").as_str(), "failed" | "flaky"))
+        .collect();
     if !failed.is_empty() {
         h += "<h2>Failures</h2>\n";
     }
     for c in failed {
-        h += &format!("<h3 class=\"{}\">{} — {}</h3>\n", text(c, "status"), esc(&text(c, "name")), text(c, "status"));
-        for k in c.get("clusters").and_then(Value::as_array).into_iter().flatten() {
-            let diag: Vec<String> = k.get("diagnosis").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(esc).collect();
+        h += &format!(
+            "<h3 class=\"{}\">{} — {}</h3>\n",
+            text(c, "status"),
+            esc(&text(c, "name")),
+            text(c, "status")
+        );
+        for k in c
+            .get("clusters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let diag: Vec<String> = k
+                .get("diagnosis")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(esc)
+                .collect();
             if !diag.is_empty() {
-                h += &format!("<p>Cluster <code>{}</code>:</p><ul><li>{}</li></ul>\n", esc(&text(k, "label")), diag.join("</li><li>"));
+                h += &format!(
+                    "<p>Cluster <code>{}</code>:</p><ul><li>{}</li></ul>\n",
+                    esc(&text(k, "label")),
+                    diag.join("</li><li>")
+                );
             }
-            for f in k.get("failures").and_then(Value::as_array).into_iter().flatten() {
+            for f in k
+                .get("failures")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 h += &format!(
                     "<p><code>{}/{}</code></p><pre>{}</pre>\n",
                     esc(&text(f, "class")),
@@ -184,7 +246,10 @@ pub fn render(rec: &Value, dir_name: &str, link_prefix: &str) -> String {
                 );
             }
         }
-        h += &format!("<p>Reproduce: <code>{}</code></p>\n", esc(&text(c, "reproduce")));
+        h += &format!(
+            "<p>Reproduce: <code>{}</code></p>\n",
+            esc(&text(c, "reproduce"))
+        );
     }
     h += "</body></html>\n";
     h

@@ -527,9 +527,14 @@ mod tests {
             },
             "",
         )]);
-        assert!(got.contains(r#"<testsuites name="kdc" tests="1" failures="0" errors="0""#), "{got}");
         assert!(
-            got.contains(r#"<flakyFailure message="ping: expected a reply, got none" type="check">"#),
+            got.contains(r#"<testsuites name="kdc" tests="1" failures="0" errors="0""#),
+            "{got}"
+        );
+        assert!(
+            got.contains(
+                r#"<flakyFailure message="ping: expected a reply, got none" type="check">"#
+            ),
             "{got}"
         );
     }

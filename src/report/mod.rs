@@ -146,7 +146,10 @@ pub struct OnlyScope<R> {
 impl<R: Reporter> Reporter for OnlyScope<R> {
     fn report(&mut self, event: &Event) {
         let s = &event.scope.0;
-        if *s == self.scope || s.strip_prefix(&self.scope).is_some_and(|rest| rest.starts_with('/')) {
+        if *s == self.scope
+            || s.strip_prefix(&self.scope)
+                .is_some_and(|rest| rest.starts_with('/'))
+        {
             self.inner.report(event);
         }
     }

@@ -110,7 +110,10 @@ pub fn labelled(label: &str) -> Vec<String> {
 pub fn read_until(r: &mut impl std::io::BufRead, seen: &mut String, stop: impl Fn(&str) -> bool) {
     loop {
         let mut line = String::new();
-        assert!(r.read_line(&mut line).unwrap() > 0, "output ended before the awaited line: {seen}");
+        assert!(
+            r.read_line(&mut line).unwrap() > 0,
+            "output ended before the awaited line: {seen}"
+        );
         seen.push_str(&line);
         if stop(&line) {
             return;

@@ -6,11 +6,17 @@
 //! `store_artifacts`, also when the cell failed.
 
 use super::indent;
-use crate::ci::{ARTIFACTS, IMAGE_CACHE, IMAGE_KEY_FILE, Steps, Unit, header, quote, run_command, units};
+use crate::ci::{
+    ARTIFACTS, IMAGE_CACHE, IMAGE_KEY_FILE, Steps, Unit, header, quote, run_command, units,
+};
 use crate::matrix::{Matrix, Provider};
 
 fn run_step(name: &str, command: &str, always: bool) -> String {
-    let mut s = format!("- run:\n    name: {}\n    command: {}\n", quote(name), quote(command));
+    let mut s = format!(
+        "- run:\n    name: {}\n    command: {}\n",
+        quote(name),
+        quote(command)
+    );
     if always {
         s += "    when: always\n";
     }
@@ -51,12 +57,19 @@ pub fn render(m: &Matrix) -> Result<String, String> {
     let mut body = String::new();
     body += "- checkout\n";
     body += &run_step("Install kdc", &steps.install, false);
-    body += &run_step("Key the image cache by the images' inputs", &steps.image_key, false);
+    body += &run_step(
+        "Key the image cache by the images' inputs",
+        &steps.image_key,
+        false,
+    );
     body += &format!("- restore_cache:\n    keys:\n      - {}\n", quote(&key));
     body += &run_step("Load kdc's images", &steps.load_images, false);
     body += &run_step("Host set-up", &steps.setup, false);
     body += &run_step("Save kdc's images for the cache", &steps.save_images, false);
-    body += &format!("- save_cache:\n    key: {}\n    paths:\n      - {IMAGE_CACHE}\n", quote(&key));
+    body += &format!(
+        "- save_cache:\n    key: {}\n    paths:\n      - {IMAGE_CACHE}\n",
+        quote(&key)
+    );
     body += &run_step("Run", &run, false);
     body += &format!("- store_test_results:\n    path: {ARTIFACTS}\n    when: always\n");
     body += &format!("- store_artifacts:\n    path: {ARTIFACTS}\n    when: always\n");

@@ -3,7 +3,9 @@
 //! `actions/cache` keyed by the hash of their inputs; JUnit and the artifacts go up with
 //! `actions/upload-artifact` even when the cell fails.
 
-use crate::ci::{ARTIFACTS, IMAGE_CACHE, IMAGE_KEY_FILE, Steps, Unit, header, quote, run_command, units};
+use crate::ci::{
+    ARTIFACTS, IMAGE_CACHE, IMAGE_KEY_FILE, Steps, Unit, header, quote, run_command, units,
+};
 use crate::matrix::{Matrix, Provider};
 
 pub fn render(m: &Matrix) -> String {

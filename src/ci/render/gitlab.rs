@@ -41,7 +41,13 @@ pub fn render(m: &Matrix) -> String {
 "#,
         max = Provider::Gitlab.max_blob_bytes(),
         before = super::items(
-            &[&steps.install, &steps.image_key, &steps.load_images, &steps.setup, &steps.save_images],
+            &[
+                &steps.install,
+                &steps.image_key,
+                &steps.load_images,
+                &steps.setup,
+                &steps.save_images
+            ],
             4
         ),
         script = quote(&script),
@@ -49,7 +55,11 @@ pub fn render(m: &Matrix) -> String {
     for unit in &units {
         match unit {
             Unit::Cell(c) => {
-                s += &format!("{}:\n  extends: .kdc\n  variables:\n    KDC_CELL: {}\n", quote(c), quote(c));
+                s += &format!(
+                    "{}:\n  extends: .kdc\n  variables:\n    KDC_CELL: {}\n",
+                    quote(c),
+                    quote(c)
+                );
             }
             Unit::Shard(_, n) => {
                 s += &format!("kdc-shards:\n  extends: .kdc\n  parallel: {n}\n");

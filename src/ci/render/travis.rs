@@ -44,7 +44,12 @@ jobs:
         max = Provider::Travis.max_blob_bytes(),
         install = quote(&steps.install),
         before = super::items(
-            &[&steps.image_key, &steps.load_images, &steps.setup, &steps.save_images],
+            &[
+                &steps.image_key,
+                &steps.load_images,
+                &steps.setup,
+                &steps.save_images
+            ],
             2
         ),
         script = quote(&script),
