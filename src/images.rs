@@ -212,13 +212,12 @@ pub enum ImageError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot run `{program}` for {image}: {source}; {fix}")]
+    #[error("cannot run `{program}` for {image}: {reason}; {fix}")]
     Spawn {
         program: &'static str,
         image: String,
         fix: &'static str,
-        #[source]
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error(
         "building {image} failed ({status}): the lines above name the failing component and show its error"
@@ -236,11 +235,10 @@ pub enum ImageError {
         file: String,
         message: String,
     },
-    #[error("cannot read {file}: {source}; give the path of a file written by `kdc image save`")]
+    #[error("cannot read {file}: {reason}; give the path of a file written by `kdc image save`")]
     Unreadable {
         file: String,
-        #[source]
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error(
         "{file} is not an image archive written by `kdc image save` (docker load: {message}); write it again with `kdc image save -o {file}`"
@@ -320,11 +318,11 @@ fn run_step(dir: &Path, step: &Step, force: bool, from_registry: bool) -> Result
     if force {
         cmd.env("KDC_IMAGE_FORCE", "1");
     }
-    let status = cmd.status().map_err(|source| ImageError::Spawn {
+    let status = cmd.status().map_err(|reason| ImageError::Spawn {
         program,
         image: image.clone(),
         fix: "install it (ci/setup-host.sh installs what the builds need)",
-        source,
+        reason,
     })?;
     if status.success() {
         Ok(())
@@ -341,11 +339,11 @@ pub fn image_labels(image: &str) -> Result<Option<BTreeMap<String, String>>, Ima
     let out = Command::new("docker")
         .args(["image", "inspect", "-f", "{{json .Config.Labels}}", image])
         .output()
-        .map_err(|source| ImageError::Spawn {
+        .map_err(|reason| ImageError::Spawn {
             program: "docker",
             image: image.to_string(),
             fix: "install the Docker CLI (ci/setup-host.sh)",
-            source,
+            reason,
         })?;
     if !out.status.success() {
         return Ok(None);
@@ -466,9 +464,9 @@ pub fn load(file: &Path) -> Result<Vec<Loaded>, ImageError> {
     use std::io::Read;
     use std::process::Stdio;
     let name = file.display().to_string();
-    let unreadable = |source| ImageError::Unreadable {
+    let unreadable = |reason| ImageError::Unreadable {
         file: name.clone(),
-        source,
+        reason,
     };
     let mut f = std::fs::File::open(file).map_err(unreadable)?;
     if f.metadata().map_err(unreadable)?.is_dir() {
@@ -481,11 +479,11 @@ pub fn load(file: &Path) -> Result<Vec<Loaded>, ImageError> {
         file: name.clone(),
         message,
     };
-    let spawn = |program, source| ImageError::Spawn {
+    let spawn = |program, reason| ImageError::Spawn {
         program,
         image: name.clone(),
         fix: "install it (ci/setup-host.sh)",
-        source,
+        reason,
     };
     let mut docker = Command::new("docker");
     docker
@@ -514,10 +512,9 @@ pub fn load(file: &Path) -> Result<Vec<Loaded>, ImageError> {
     if let Some(g) = gunzip {
         let g = g.wait_with_output().map_err(|e| spawn("gzip", e))?;
         if !g.status.success() {
-            return Err(invalid(format!(
-                "gzip: {}",
-                String::from_utf8_lossy(&g.stderr).trim()
-            )));
+            return Err(invalid(
+                String::from_utf8_lossy(&g.stderr).trim().to_string(),
+            ));
         }
     }
     if !out.status.success() {
