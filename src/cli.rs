@@ -128,7 +128,8 @@ pub enum Command {
     /// Check that this host can run kdc clusters: Docker, privileges, IPv6, /dev/net/tun,
     /// inotify limits, images. Exits 1 if a check fails.
     Doctor,
-    /// Build kdc's images (offline from Debian packages, or --from-registry).
+    /// kdc's images: build them offline (Kubernetes from the Go module proxy, the rest from
+    /// Debian packages), save a node image to a file and load it (a CI cache).
     #[command(subcommand)]
     Image(ImageCommand),
     /// Write a running cluster's state as a text dump (stdout), or as files (--dir).
@@ -197,16 +198,44 @@ pub struct CompletionArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
-    /// Build the node and/or support image; skipped when its inputs are unchanged.
+    /// Build kdc's images offline; each is skipped when its inputs are unchanged. node: the
+    /// Kubernetes node image kdc/node:<release> (Go module proxy + Debian; needs Go 1.26);
+    /// bare: kdc/node:bookworm, machines only; support: bind9 and tayga; all: the three.
     Build {
         #[arg(value_enum, default_value = "all")]
         which: crate::images::Which,
-        /// Rebuild even when the inputs are unchanged (picks up newer Debian packages).
+        /// The Kubernetes release of `node` and `all`: 1.36, v1.36 or v1.36.3
+        /// [default: DIND_K8S_VERSION, else the default release].
+        #[arg(long, value_name = "VERSION")]
+        k8s_version: Option<String>,
+        /// Rebuild even when the inputs are unchanged (picks up newer Debian packages; the
+        /// Kubernetes binaries stay cached by version).
         #[arg(long)]
         force: bool,
-        /// Build from the plain Dockerfile.registry (FROM debian:bookworm), for hosts with a registry.
+        /// Build bare and support from the plain Dockerfile.registry (FROM debian:bookworm),
+        /// for hosts with a registry.
         #[arg(long)]
         from_registry: bool,
+    },
+    /// Write a built Kubernetes node image (and the bases its input hash covers) into a file
+    /// for a CI cache, labels and all; gzip-compressed when FILE ends in .gz or .tgz.
+    Save {
+        /// The release whose node image kdc/node:<release> to save: 1.36, v1.36 or v1.36.3
+        /// [default: DIND_K8S_VERSION, else the default release].
+        #[arg(long, value_name = "VERSION", conflicts_with = "image")]
+        k8s_version: Option<String>,
+        /// Save this image alone instead (a node image of your own, DIND_IMAGE).
+        #[arg(long, value_name = "REF")]
+        image: Option<String>,
+        /// The file to write (replaced only once complete).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Load a file written by `kdc image save` into the engine (gzip or not); the image keeps
+    /// its input hash, so `kdc image build node` then finds it up to date.
+    Load {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }
 

@@ -12,6 +12,12 @@
 # between builds, so a rebuild compiles only what changed. On failure the compiler's output is
 # shown, prefixed with the component's name.
 set -euo pipefail
+# Go where ci/setup-host.sh finds or puts it, when it is not on PATH.
+if ! command -v go >/dev/null; then
+    for d in /usr/local/go/bin /usr/local/lib/kdc/go/bin; do
+        if [ -x "$d/go" ]; then PATH="$d:$PATH"; break; fi
+    done
+fi
 
 component="$1" version="$2" out="$3"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

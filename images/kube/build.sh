@@ -19,6 +19,12 @@
 # $KDC_CACHE (default ~/.cache/kdc/bin); Go's module and build caches are kept too.
 # KDC_IMAGE_FORCE=1 rebuilds the images (not the cached binaries: remove $KDC_CACHE/bin for that).
 set -euo pipefail
+# Go where ci/setup-host.sh finds or puts it, when it is not on PATH.
+if ! command -v go >/dev/null; then
+    for d in /usr/local/go/bin /usr/local/lib/kdc/go/bin; do
+        if [ -x "$d/go" ]; then PATH="$d:$PATH"; break; fi
+    done
+fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 images="$(cd "$here/.." && pwd)"
@@ -55,15 +61,18 @@ if [ "$force" != "1" ] && [ "$(label_of "$image" io.kdc.image.inputs)" = "$hash"
 fi
 
 t0=$(date +%s)
-# 1. Binaries, each cached by component, version and the build script's own hash.
-recipe="$(sha256sum "$here/build-go.sh" "$here/pause/main.go" | sha256sum | cut -c1-12)"
+# 1. Binaries, each cached by component, version and the build script's own hash (of the
+# contents and relative names only: kdc runs the recipe from a new temporary directory each time).
+recipe="$(cd "$here" && sha256sum build-go.sh pause/main.go | sha256sum | cut -c1-12)"
 bin_of() { # component version -> directory holding its binaries (built if missing)
     local dir="$cache/bin/$1-$2-$recipe"
     if [ ! -e "$dir/.complete" ]; then
         local t=$(date +%s)
         log "building $1 $2 from the Go module proxy"
         rm -rf "$dir"
-        bash "$here/build-go.sh" "$1" "$2" "$dir.tmp"
+        # A command substitution does not stop at a failure (bash clears -e there): without the
+        # `||`, a failed build would be marked complete and cached, empty.
+        bash "$here/build-go.sh" "$1" "$2" "$dir.tmp" || die "building $1 $2 failed (its error is above)"
         touch "$dir.tmp/.complete"
         mv "$dir.tmp" "$dir"
         log "built $1 $2 in $(( $(date +%s) - t )) s"

@@ -5,6 +5,7 @@
 mod ci;
 mod cluster;
 mod dump;
+mod image;
 mod meta;
 mod plan;
 mod test;
@@ -46,12 +47,16 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
         Command::Doctor => cluster::doctor(&cx),
         Command::Image(ImageCommand::Build {
             which,
+            k8s_version,
             force,
             from_registry,
-        }) => {
-            crate::images::build(which, force, from_registry)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        }) => image::build(&cx, which, k8s_version.as_deref(), force, from_registry),
+        Command::Image(ImageCommand::Save {
+            k8s_version,
+            image,
+            output,
+        }) => image::save(&cx, k8s_version.as_deref(), image.as_deref(), &output),
+        Command::Image(ImageCommand::Load { file }) => image::load(&cx, &file),
         Command::Dump(args) => dump::dump(&cx, &args),
         Command::Dump64(args) => dump::dump64(&cx, &args),
         Command::SplitDump(args) => dump::split(&cx, &args, crate::dump::stage::Input::Text),

@@ -33,9 +33,9 @@ pub struct Release {
     /// etcd, as kubeadm of this release asks for it (`kubeadm config images list`): the image
     /// tag, `3.6.8-0`.
     pub etcd: &'static str,
-    /// CoreDNS image tag, `v1.13.1`.
+    /// CoreDNS image tag, `v1.14.2`.
     pub coredns: &'static str,
-    /// pause image tag, `3.10.1`.
+    /// pause image tag, `3.10.2`.
     pub pause: &'static str,
     /// containerd (`github.com/containerd/containerd/v2`), runc and crictl built into the
     /// node image for this release.
@@ -45,48 +45,52 @@ pub struct Release {
 }
 
 /// The supported releases, oldest first. The newest patch of each minor version that the Go
-/// module proxy serves; component versions as `kubeadm config images list` of that release
-/// prints them (etcd, CoreDNS, pause), containerd/runc/crictl as that release's CI uses them.
+/// module proxy serves; etcd, CoreDNS and pause as kubeadm of that release asks for them
+/// (`SupportedEtcdVersion`/`DefaultEtcdVersion`, `CoreDNSVersion` and `PauseVersion` in its
+/// `cmd/kubeadm/app/constants`); containerd v2.2.1 and runc v1.3.3 for all (Debian's
+/// containerd 1.6 is too old for the CRI the newer kubelets speak); crictl of the same minor
+/// where the proxy serves it (it has no v1.35.0: 1.35 gets v1.36.0, whose CRI v1 calls are the
+/// same). `images/kube/releases` holds the same rows for the recipe; a test keeps them equal.
 pub const SUPPORTED_K8S: &[Release] = &[
     Release {
         minor: "1.34",
         version: "v1.34.4",
-        etcd: "3.6.4-0",
+        etcd: "3.6.5-0",
         coredns: "v1.12.1",
         pause: "3.10.1",
-        containerd: "v2.1.5",
+        containerd: "v2.2.1",
         runc: "v1.3.3",
         crictl: "v1.34.0",
     },
     Release {
         minor: "1.35",
         version: "v1.35.4",
-        etcd: "3.6.5-0",
+        etcd: "3.6.6-0",
         coredns: "v1.13.1",
         pause: "3.10.1",
-        containerd: "v2.1.5",
+        containerd: "v2.2.1",
         runc: "v1.3.3",
-        crictl: "v1.35.0",
+        crictl: "v1.36.0",
     },
     Release {
         minor: "1.36",
         version: "v1.36.3",
         etcd: "3.6.8-0",
-        coredns: "v1.13.1",
-        pause: "3.10.1",
-        containerd: "v2.1.5",
+        coredns: "v1.14.2",
+        pause: "3.10.2",
+        containerd: "v2.2.1",
         runc: "v1.3.3",
-        crictl: "v1.35.0",
+        crictl: "v1.36.0",
     },
     Release {
         minor: "1.37",
         version: "v1.37.2",
         etcd: "3.7.0-0",
-        coredns: "v1.13.1",
-        pause: "3.10.1",
-        containerd: "v2.1.5",
+        coredns: "v1.14.6",
+        pause: "3.10.2",
+        containerd: "v2.2.1",
         runc: "v1.3.3",
-        crictl: "v1.35.0",
+        crictl: "v1.37.0",
     },
 ];
 
@@ -190,5 +194,37 @@ mod tests {
         for r in SUPPORTED_K8S {
             assert!(r.version.starts_with(&format!("v{}.", r.minor)), "{r:?}");
         }
+    }
+
+    /// `images/kube/releases` is what the recipe (a shell script) builds from; it must say
+    /// exactly what the table says, field by field, or kubeadm would ask for images the node
+    /// image does not carry.
+    #[test]
+    fn the_recipe_releases_file_equals_the_table() {
+        let file = include_str!("../../images/kube/releases");
+        let rows: Vec<Vec<&str>> = file
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let table: Vec<Vec<&str>> = SUPPORTED_K8S
+            .iter()
+            .map(|r| {
+                vec![
+                    r.minor,
+                    r.version,
+                    r.etcd,
+                    r.coredns,
+                    r.pause,
+                    r.containerd,
+                    r.runc,
+                    r.crictl,
+                ]
+            })
+            .collect();
+        assert_eq!(
+            rows, table,
+            "images/kube/releases (minor release etcd coredns pause containerd runc crictl) and SUPPORTED_K8S differ"
+        );
     }
 }

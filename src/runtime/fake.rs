@@ -36,6 +36,8 @@ pub struct Fake {
 /// What the fake engine holds.
 #[derive(Default)]
 pub struct FakeState {
+    /// What `info` answers.
+    pub info: EngineInfo,
     pub images: Vec<String>,
     pub networks: BTreeMap<String, NetworkState>,
     pub volumes: BTreeMap<String, VolumeState>,
@@ -161,7 +163,7 @@ fn container_state(spec: &ContainerSpec, state: &str) -> ContainerState {
 #[async_trait::async_trait]
 impl Provider for Fake {
     async fn info(&self) -> Result<EngineInfo, ProviderError> {
-        Ok(EngineInfo::default())
+        Ok(self.state().info.clone())
     }
     async fn image_labels(
         &self,
