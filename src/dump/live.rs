@@ -75,7 +75,11 @@ pub async fn collect(
         .await?;
     // The nodes, master first, then bind9 and the router; a lock container is not dumped.
     let mut members: Vec<(String, &str, String)> = Vec::new();
+    let mut master = None;
     for c in all {
+        if c.role() == Some("control-plane") && c.state == "running" {
+            master = Some(c.name.clone());
+        }
         let role = match c.role() {
             _ if crate::cluster::is_node(&c) => "node",
             Some(crate::cluster::support::ROLE_DNS) => "dns",
@@ -89,14 +93,23 @@ pub async fn collect(
         return Ok((Vec::new(), Vec::new()));
     }
     members.sort_by_key(|(n, role, _)| (*role != "node", !n.starts_with("kube-master"), n.clone()));
-    let per = futures_util::future::join_all(
-        members
-            .iter()
-            .map(|(n, role, state)| container_sections(provider, exec, n, role, state, timeout)),
+    let mark = super::kube::new_mark();
+    // The cluster's Kubernetes state comes through the master's kubectl, beside the rest.
+    let cluster = async {
+        match master {
+            Some(m) => super::kube::cluster_sections(exec, &m, &mark, timeout).await,
+            None => (Vec::new(), Vec::new()),
+        }
+    };
+    let (per, cluster) = futures_util::future::join(
+        futures_util::future::join_all(members.iter().map(|(n, role, state)| {
+            container_sections(provider, exec, n, role, state, &mark, timeout)
+        })),
+        cluster,
     )
     .await;
     let (mut sections, mut errors) = (Vec::new(), Vec::new());
-    for (s, e) in per {
+    for (s, e) in per.into_iter().chain([cluster]) {
         sections.extend(s);
         errors.extend(e);
     }
@@ -120,6 +133,7 @@ async fn container_sections(
     node: &str,
     role: &str,
     state: &str,
+    mark: &str,
     timeout: Duration,
 ) -> (Vec<Section>, Vec<String>) {
     let mut sections = Vec::new();
@@ -166,6 +180,9 @@ async fn container_sections(
                 content,
             });
         }
+        let (s, e) = super::kube::node_sections(exec, node, mark, timeout).await;
+        sections.extend(s);
+        errors.extend(e);
     }
     let common: [(&str, &str); 3] = [("ip-a", "ip a"), ("ip-r", "ip r"), ("ip-6-r", "ip -6 r")];
     for (file, cmd) in common.iter().chain(role_commands(role)) {
