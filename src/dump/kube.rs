@@ -370,3 +370,312 @@ pub async fn cluster_sections(
     logs.extend(state_sections);
     (logs, errors)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MARK: &str = "@@kdc-1-2@@";
+
+    fn parts(out: &str) -> Vec<(String, String)> {
+        split_marked(out.as_bytes(), MARK)
+            .into_iter()
+            .map(|(n, c)| (n, String::from_utf8(c).unwrap()))
+            .collect()
+    }
+
+    /// Each section is exactly what its command printed: with or without a last newline,
+    /// empty, or holding a line that only looks like a mark of another dump.
+    #[test]
+    fn splitting_keeps_each_section_exact() {
+        let out = format!(
+            "noise before\n\n{MARK} a.txt\nline 1\n\nline 2\n\n{MARK} b.txt\nno newline\n\
+             {MARK} empty.txt\n\n{MARK} c.log\n@@kdc-9-9@@ forged.txt\n{MARK}x.txt\n\n"
+        );
+        assert_eq!(
+            parts(&out),
+            [
+                ("a.txt".into(), "line 1\n\nline 2\n".into()),
+                ("b.txt".into(), "no newline".into()),
+                ("empty.txt".into(), String::new()),
+                (
+                    "c.log".into(),
+                    format!("@@kdc-9-9@@ forged.txt\n{MARK}x.txt\n")
+                ),
+            ]
+        );
+        assert!(parts("nothing marked\n").is_empty());
+        assert!(parts("").is_empty());
+    }
+
+    /// Pods as the API lists them: an init container, a container that restarted, a pod not
+    /// yet on a node, a container without status yet.
+    const PODS: &str = r#"{"apiVersion":"v1","kind":"List","items":[
+      {"metadata":{"name":"web-1","namespace":"default"},
+       "spec":{"nodeName":"kube-node-1","initContainers":[{"name":"setup"}],
+               "containers":[{"name":"app"},{"name":"sidecar"}]},
+       "status":{"initContainerStatuses":[{"name":"setup","restartCount":0}],
+                 "containerStatuses":[{"name":"app","restartCount":3},
+                                      {"name":"sidecar","restartCount":0}]}},
+      {"metadata":{"name":"pending","namespace":"default"},
+       "spec":{"containers":[{"name":"app"}]},"status":{"phase":"Pending"}},
+      {"metadata":{"name":"coredns-5d78c9869d-abcde","namespace":"kube-system"},
+       "spec":{"nodeName":"kube-master","containers":[{"name":"coredns"}]},
+       "status":{}}
+    ]}"#;
+
+    #[test]
+    fn every_container_log_of_scheduled_pods_with_previous_runs() {
+        let (targets, refused) = log_targets(PODS.as_bytes()).unwrap();
+        assert!(refused.is_empty(), "{refused:?}");
+        let names: Vec<String> = targets.iter().map(LogTarget::file_name).collect();
+        assert_eq!(
+            names,
+            [
+                "pod-kube-node-1-default-web-1--setup.log",
+                "pod-kube-node-1-default-web-1--app.log",
+                "pod-kube-node-1-default-web-1--app.previous.log",
+                "pod-kube-node-1-default-web-1--sidecar.log",
+                "pod-kube-master-kube-system-coredns-5d78c9869d-abcde--coredns.log",
+            ]
+        );
+        assert_eq!(
+            targets[2].command(),
+            "k logs -n default web-1 -c app --previous"
+        );
+        assert_eq!(targets[1].command(), "k logs -n default web-1 -c app");
+    }
+
+    #[test]
+    fn a_name_that_cannot_be_a_file_is_reported_not_written() {
+        let pods = r#"{"items":[{"metadata":{"name":"../x","namespace":"default"},
+            "spec":{"nodeName":"n","containers":[{"name":"c"}]}}]}"#;
+        let (targets, refused) = log_targets(pods.as_bytes()).unwrap();
+        assert!(targets.is_empty());
+        assert_eq!(
+            refused,
+            ["container default/../x/c on n: not a name for a file; its log is left out"]
+        );
+        assert!(log_targets(b"error: You must be logged in").is_err());
+    }
+
+    /// The script a real shell runs, with a kubectl that prints its arguments (and no newline
+    /// after the last log), splits back into one section per container.
+    #[test]
+    fn the_logs_script_run_by_a_shell_splits_into_one_file_per_container() {
+        let dir = tempfile::tempdir().unwrap();
+        let kubectl = dir.path().join("kubectl");
+        std::fs::write(
+            &kubectl,
+            "#!/bin/sh\nshift 2\necho \"$*\"\n[ \"$7\" = --previous ] && printf 'tail'\nexit 0\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (targets, _) = log_targets(PODS.as_bytes()).unwrap();
+        let argv = logs_script(MARK, &targets[..3]);
+        let out = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    dir.path().display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let got: Vec<(String, String)> = split_marked(&out.stdout, MARK)
+            .into_iter()
+            .map(|(n, c)| (n, String::from_utf8(c).unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "pod-kube-node-1-default-web-1--setup.log".into(),
+                    "logs -n default web-1 -c setup\n".into()
+                ),
+                (
+                    "pod-kube-node-1-default-web-1--app.log".into(),
+                    "logs -n default web-1 -c app\n".into()
+                ),
+                (
+                    "pod-kube-node-1-default-web-1--app.previous.log".into(),
+                    "logs -n default web-1 -c app --previous\ntail".into()
+                ),
+            ]
+        );
+    }
+
+    /// Nodes that run the dump's scripts as a Kubernetes cluster would: the master's kubectl
+    /// answers (or not: `api_up`), every node has crictl and a kubeadm configuration with a
+    /// bootstrap token, each log says whose it is. Other commands get the fake's default.
+    fn kube_nodes(api_up: bool) -> crate::runtime::fake::Handler {
+        std::sync::Arc::new(move |node: &str, req: &ExecRequest| {
+            let script = req.argv.last().cloned().unwrap_or_default();
+            let re = regex::Regex::new(r"@@kdc-[0-9a-f]+-[0-9a-f]+@@").unwrap();
+            let Some(mark) = re.find(&script).map(|m| m.as_str().to_string()) else {
+                return Ok(crate::runtime::fake::Fake::systemd_running(req));
+            };
+            let m = |name: &str| format!("\n{mark} {name}\n");
+            let out = if script.contains("get --raw /version") && api_up {
+                [
+                    m("kubectl-all.txt") + "NAMESPACE     NAME\n",
+                    m("describe-all.txt") + "Name:         coredns\n",
+                    m("nodes.txt") + "kube-master   Ready\n",
+                    m("events.txt") + "LAST SEEN   TYPE\n",
+                    m(POD_LIST) + PODS + "\n",
+                ]
+                .concat()
+            } else if script.contains("get --raw /version") {
+                m(API_DOWN)
+                    + "\nThe connection to the server 10.192.0.2:6443 was refused - did you \
+                       specify the right host or port?\n"
+            } else if script.contains("crictl") {
+                [
+                    m(&format!("crictl-ps-a-{node}.txt")) + "CONTAINER  IMAGE\n",
+                    m(&format!("crictl-images-{node}.txt")) + "IMAGE  TAG\n",
+                    m(&format!("kubeadm-conf-{node}.yaml"))
+                        + "bootstrapTokens:\n- token: abcdef.0123456789abcdef\n",
+                ]
+                .concat()
+            } else {
+                let names = script.lines().filter_map(|l| l.strip_prefix("m "));
+                names
+                    .map(|l| l.split(';').next().unwrap())
+                    .map(|name| m(name) + &format!("log of {name}\n"))
+                    .collect()
+            };
+            Ok((0, out + "\n", String::new()))
+        })
+    }
+
+    fn names(sections: &[Section]) -> Vec<&str> {
+        sections.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    fn content<'a>(sections: &'a [Section], name: &str) -> &'a str {
+        let s = sections.iter().find(|s| s.name == name);
+        std::str::from_utf8(&s.unwrap_or_else(|| panic!("no {name}")).content).unwrap()
+    }
+
+    async fn dump_of(
+        handler: Option<crate::runtime::fake::Handler>,
+    ) -> (Vec<Section>, Vec<String>, Vec<String>) {
+        let (fake, label) = super::super::live::tests::fake_cluster(handler).await;
+        let before = fake.calls().len();
+        let (sections, errors) =
+            super::super::live::collect(&fake, &fake, &label, true, Duration::from_secs(5))
+                .await
+                .unwrap();
+        (sections, errors, fake.calls()[before..].to_vec())
+    }
+
+    /// The cluster's objects and every container log through the master, each node's runtime
+    /// and kubeadm.conf (its token redacted), in one exec per node and a few on the master.
+    #[tokio::test]
+    async fn a_kubernetes_cluster_gets_its_objects_logs_and_runtimes() {
+        let (sections, errors, calls) = dump_of(Some(kube_nodes(true))).await;
+        assert!(errors.is_empty(), "{errors:?}");
+        let all = names(&sections);
+        for node in ["kube-master", "kube-node-1", "kube-node-2"] {
+            for file in ["crictl-ps-a", "crictl-images"] {
+                assert!(
+                    all.contains(&format!("{file}-{node}.txt").as_str()),
+                    "{all:?}"
+                );
+            }
+            let conf = content(&sections, &format!("kubeadm-conf-{node}.yaml"));
+            assert_eq!(conf, "bootstrapTokens:\n- token: [REDACTED]\n");
+        }
+        let kube: Vec<&str> = all
+            .iter()
+            .copied()
+            .skip_while(|n| !n.starts_with("pod-kube-node-1-default"))
+            .collect();
+        assert_eq!(
+            kube,
+            [
+                "pod-kube-node-1-default-web-1--setup.log",
+                "pod-kube-node-1-default-web-1--app.log",
+                "pod-kube-node-1-default-web-1--app.previous.log",
+                "pod-kube-node-1-default-web-1--sidecar.log",
+                "pod-kube-master-kube-system-coredns-5d78c9869d-abcde--coredns.log",
+                "kubectl-all.txt",
+                "describe-all.txt",
+                "nodes.txt",
+                "events.txt",
+            ]
+        );
+        assert_eq!(
+            content(&sections, "pod-kube-node-1-default-web-1--app.previous.log"),
+            "log of pod-kube-node-1-default-web-1--app.previous.log\n"
+        );
+        assert_eq!(content(&sections, "nodes.txt"), "kube-master   Ready\n");
+        let scripts = |node: &str| {
+            calls
+                .iter()
+                .filter(|c| c.starts_with(&format!("exec {node} sh -c")) && c.contains("@@kdc-"))
+                .count()
+        };
+        assert_eq!((scripts("kube-master"), scripts("kube-node-1")), (3, 1));
+    }
+
+    /// An API server that does not answer: the nodes' sections are all there, and one line says
+    /// why the cluster's are not.
+    #[tokio::test]
+    async fn an_api_server_that_is_down_costs_one_error_line() {
+        let (sections, errors, calls) = dump_of(Some(kube_nodes(false))).await;
+        assert_eq!(
+            errors,
+            [
+                "kube-master: kubectl could not reach the API server, so the dump has no \
+                 Kubernetes objects or container logs: The connection to the server \
+                 10.192.0.2:6443 was refused - did you specify the right host or port?"
+            ]
+        );
+        let all = names(&sections);
+        for want in [
+            "crictl-ps-a-kube-node-2.txt",
+            "kubeadm-conf-kube-master.yaml",
+            "service-kube-master-kubelet.log",
+        ] {
+            assert!(all.contains(&want), "{want} not in {all:?}");
+        }
+        assert!(
+            !all.iter()
+                .any(|n| n.starts_with("pod-kube-") && n.ends_with(".log")
+                    || n.starts_with("kubectl-")),
+            "{all:?}"
+        );
+        assert_eq!(all.last(), Some(&"errors.txt"));
+        assert!(!calls.iter().any(|c| c.contains(" logs -n ")), "{calls:?}");
+    }
+
+    /// Nodes without Kubernetes print nothing for the dump's scripts: no section, no error, and
+    /// no log is asked for.
+    #[tokio::test]
+    async fn a_cluster_without_kubernetes_gets_no_kubernetes_sections() {
+        let (sections, errors, calls) = dump_of(None).await;
+        assert!(errors.is_empty(), "{errors:?}");
+        let all = names(&sections);
+        assert!(
+            !all.iter().any(|n| n.starts_with("crictl-")
+                || n.starts_with("kubeadm-conf-")
+                || [
+                    "kubectl-all.txt",
+                    "describe-all.txt",
+                    "nodes.txt",
+                    "events.txt"
+                ]
+                .contains(n)
+                || n.ends_with(".log") && n.starts_with("pod-")),
+            "{all:?}"
+        );
+        assert!(all.contains(&"ip-a-kube-master.txt"), "{all:?}");
+        assert!(!calls.iter().any(|c| c.contains(" logs -n ")), "{calls:?}");
+    }
+}

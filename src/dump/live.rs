@@ -334,15 +334,18 @@ pub fn redact(content: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::runtime::fake::{Fake, Handler};
 
-    /// A stopped router (tayga killed, a crashed container) is dumped as far as the engine
-    /// knows it, with one line saying why nothing ran in it, and no command is sent to it.
-    #[tokio::test]
-    async fn a_container_that_is_not_running_gets_its_inspect_and_console_only() {
+    /// An ipv6 cluster (master, two workers, bind9, tayga) brought up on a fake engine whose
+    /// nodes answer with `handler`, if given; returns the engine and the cluster's label.
+    pub(in crate::dump) async fn fake_cluster(handler: Option<Handler>) -> (Fake, String) {
         let plan = crate::plan::for_env(&[("IP_MODE", "ipv6")]);
-        let fake = crate::runtime::fake::Fake::with_image(&plan.image);
+        let mut fake = Fake::with_image(&plan.image);
+        if let Some(h) = handler {
+            fake.handler = h;
+        }
         let opts = crate::cluster::UpOptions::default();
         let (events, _) = crate::report::Recorder::emitter();
         crate::cluster::up(
@@ -355,17 +358,19 @@ mod tests {
         )
         .await
         .unwrap();
+        (fake, plan.cluster.label)
+    }
+
+    /// A stopped router (tayga killed, a crashed container) is dumped as far as the engine
+    /// knows it, with one line saying why nothing ran in it, and no command is sent to it.
+    #[tokio::test]
+    async fn a_container_that_is_not_running_gets_its_inspect_and_console_only() {
+        let (fake, label) = fake_cluster(None).await;
         fake.state().containers.get_mut("tayga").unwrap().1 = "exited".into();
         let before = fake.calls().len();
-        let (sections, errors) = collect(
-            &fake,
-            &fake,
-            &plan.cluster.label,
-            true,
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+        let (sections, errors) = collect(&fake, &fake, &label, true, Duration::from_secs(5))
+            .await
+            .unwrap();
         assert_eq!(
             errors,
             ["tayga is exited: no command was run in it; its inspect and console log are here"]
