@@ -168,7 +168,7 @@ async fn container_sections(
             let mut content = Vec::new();
             for argv in [
                 vec!["systemctl", "status", "--no-pager", unit],
-                vec!["journalctl", "--no-pager", "-xe", "-u", unit],
+                vec!["journalctl", "--no-pager", "-xe", "-n", "all", "-u", unit],
             ] {
                 match run(argv).await {
                     Ok(o) => content.extend(o.stdout),
