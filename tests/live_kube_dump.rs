@@ -2,7 +2,8 @@
 //! container's log, and each node's kubelet and containerd journals and container runtime.
 //!
 //! It fails, not skips, when no daemon answers (`KDC_SKIP_LIVE=1` opts out) and when the
-//! Kubernetes node image is missing.
+//! Kubernetes node image of the default release is missing (`kdc up` then names
+//! `kdc image build node`).
 
 mod common;
 
@@ -11,7 +12,6 @@ use std::time::Instant;
 
 use common::{docker_ready, kdc, labelled, ok, text};
 
-const KUBE_IMAGE: &str = "kdc/node:v1.36.3";
 const NODES: [&str; 3] = [
     "kube-master-cluster-23",
     "kube-node-1-cluster-23",
@@ -36,19 +36,12 @@ fn live_dump_of_a_kubernetes_cluster_has_objects_container_logs_and_journals() {
     if !docker_ready() {
         return;
     }
-    let image = std::process::Command::new("docker")
-        .args(["image", "inspect", KUBE_IMAGE])
-        .output()
-        .unwrap();
-    assert!(
-        image.status.success(),
-        "this test needs {KUBE_IMAGE}: run `kdc image build node --k8s-version 1.36`"
-    );
+    let image = format!("kdc/node:{}", kdc::kube::default_release().version);
     let tmp = tempfile::tempdir().unwrap();
     let kubeconfig = tmp.path().join("kubeconfig");
     let vars = [
         ("CLUSTER_ID", "23"),
-        ("DIND_IMAGE", KUBE_IMAGE),
+        ("DIND_IMAGE", image.as_str()),
         ("KUBECONFIG", kubeconfig.to_str().unwrap()),
     ];
     ok(kdc(&vars, &["clean"]));
