@@ -75,7 +75,11 @@ pub async fn collect(
         .await?;
     // The nodes, master first, then bind9 and the router; a lock container is not dumped.
     let mut members: Vec<(String, &str, String)> = Vec::new();
+    let mut master = None;
     for c in all {
+        if c.role() == Some("control-plane") && c.state == "running" {
+            master = Some(c.name.clone());
+        }
         let role = match c.role() {
             _ if crate::cluster::is_node(&c) => "node",
             Some(crate::cluster::support::ROLE_DNS) => "dns",
@@ -89,14 +93,23 @@ pub async fn collect(
         return Ok((Vec::new(), Vec::new()));
     }
     members.sort_by_key(|(n, role, _)| (*role != "node", !n.starts_with("kube-master"), n.clone()));
-    let per = futures_util::future::join_all(
-        members
-            .iter()
-            .map(|(n, role, state)| container_sections(provider, exec, n, role, state, timeout)),
+    let mark = super::kube::new_mark();
+    // The cluster's Kubernetes state comes through the master's kubectl, beside the rest.
+    let cluster = async {
+        match master {
+            Some(m) => super::kube::cluster_sections(exec, &m, &mark, timeout).await,
+            None => (Vec::new(), Vec::new()),
+        }
+    };
+    let (per, cluster) = futures_util::future::join(
+        futures_util::future::join_all(members.iter().map(|(n, role, state)| {
+            container_sections(provider, exec, n, role, state, &mark, timeout)
+        })),
+        cluster,
     )
     .await;
     let (mut sections, mut errors) = (Vec::new(), Vec::new());
-    for (s, e) in per {
+    for (s, e) in per.into_iter().chain([cluster]) {
         sections.extend(s);
         errors.extend(e);
     }
@@ -120,6 +133,7 @@ async fn container_sections(
     node: &str,
     role: &str,
     state: &str,
+    mark: &str,
     timeout: Duration,
 ) -> (Vec<Section>, Vec<String>) {
     let mut sections = Vec::new();
@@ -154,7 +168,7 @@ async fn container_sections(
             let mut content = Vec::new();
             for argv in [
                 vec!["systemctl", "status", "--no-pager", unit],
-                vec!["journalctl", "--no-pager", "-xe", "-u", unit],
+                vec!["journalctl", "--no-pager", "-xe", "-n", "all", "-u", unit],
             ] {
                 match run(argv).await {
                     Ok(o) => content.extend(o.stdout),
@@ -166,6 +180,9 @@ async fn container_sections(
                 content,
             });
         }
+        let (s, e) = super::kube::node_sections(exec, node, mark, timeout).await;
+        sections.extend(s);
+        errors.extend(e);
     }
     let common: [(&str, &str); 3] = [("ip-a", "ip a"), ("ip-r", "ip r"), ("ip-6-r", "ip -6 r")];
     for (file, cmd) in common.iter().chain(role_commands(role)) {
@@ -317,15 +334,18 @@ pub fn redact(content: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::runtime::fake::{Fake, Handler};
 
-    /// A stopped router (tayga killed, a crashed container) is dumped as far as the engine
-    /// knows it, with one line saying why nothing ran in it, and no command is sent to it.
-    #[tokio::test]
-    async fn a_container_that_is_not_running_gets_its_inspect_and_console_only() {
+    /// An ipv6 cluster (master, two workers, bind9, tayga) brought up on a fake engine whose
+    /// nodes answer with `handler`, if given; returns the engine and the cluster's label.
+    pub(in crate::dump) async fn fake_cluster(handler: Option<Handler>) -> (Fake, String) {
         let plan = crate::plan::for_env(&[("IP_MODE", "ipv6")]);
-        let fake = crate::runtime::fake::Fake::with_image(&plan.image);
+        let mut fake = Fake::with_image(&plan.image);
+        if let Some(h) = handler {
+            fake.handler = h;
+        }
         let opts = crate::cluster::UpOptions::default();
         let (events, _) = crate::report::Recorder::emitter();
         crate::cluster::up(
@@ -338,17 +358,19 @@ mod tests {
         )
         .await
         .unwrap();
+        (fake, plan.cluster.label)
+    }
+
+    /// A stopped router (tayga killed, a crashed container) is dumped as far as the engine
+    /// knows it, with one line saying why nothing ran in it, and no command is sent to it.
+    #[tokio::test]
+    async fn a_container_that_is_not_running_gets_its_inspect_and_console_only() {
+        let (fake, label) = fake_cluster(None).await;
         fake.state().containers.get_mut("tayga").unwrap().1 = "exited".into();
         let before = fake.calls().len();
-        let (sections, errors) = collect(
-            &fake,
-            &fake,
-            &plan.cluster.label,
-            true,
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+        let (sections, errors) = collect(&fake, &fake, &label, true, Duration::from_secs(5))
+            .await
+            .unwrap();
         assert_eq!(
             errors,
             ["tayga is exited: no command was run in it; its inspect and console log are here"]

@@ -7,6 +7,7 @@
 //! log is untrusted input, so names are checked and nothing is written through a symlink.
 
 mod inflate;
+pub mod kube;
 pub mod live;
 mod scan;
 mod sink;
