@@ -281,13 +281,7 @@ pub fn run(cx: &Ctx<'_>, args: &CiRunArgs) -> Result<ExitCode, KdcError> {
             use_existing: false,
             retain: false,
             targets: crate::suite::TargetsKind::Local,
-            host_possible: if endpoint.is_local() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "the engine is remote ({endpoint}): container addresses are not reachable from this host"
-                ))
-            },
+            host_possible: super::test::host_possible(&endpoint),
             artifacts: artifacts.clone(),
             dump_timeout: Duration::from_secs(20),
             retries: args.retries,

@@ -13,6 +13,18 @@ use crate::report::junit::Junit;
 use crate::signal::Stop;
 use crate::suite::cell::{self, CellOptions};
 
+/// Whether checks "on the host" can run: only with a local engine, whose container addresses
+/// this host reaches.
+pub(crate) fn host_possible(endpoint: &crate::runtime::endpoint::Endpoint) -> Result<(), String> {
+    if endpoint.is_local() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the engine is remote ({endpoint}): container addresses are not reachable from this host"
+        ))
+    }
+}
+
 /// `kdc test list [--json] [--suite-file FILE]...`: every suite and its checks.
 pub fn list(cx: &Ctx<'_>, args: &TestListArgs) -> Result<ExitCode, KdcError> {
     let suites = crate::suite::load(&args.suites.files)?;
@@ -83,13 +95,7 @@ pub fn run(cx: &Ctx<'_>, args: &TestRunArgs) -> Result<ExitCode, KdcError> {
         use_existing: args.use_existing,
         retain: args.retain,
         targets: args.targets,
-        host_possible: if endpoint.is_local() {
-            Ok(())
-        } else {
-            Err(format!(
-                "the engine is remote ({endpoint}): container addresses are not reachable from this host"
-            ))
-        },
+        host_possible: host_possible(&endpoint),
         artifacts: artifacts.clone(),
         dump_timeout: Duration::from_secs(20),
         retries: 0,

@@ -26,6 +26,14 @@ pub async fn initialised(
     Ok(out.code == 0)
 }
 
+/// kubectl on the master with kubeadm's admin kubeconfig, `args` after it, ended after
+/// `timeout`.
+pub fn admin_kubectl(args: &[&str], timeout: Duration) -> ExecRequest {
+    let mut argv = vec!["kubectl", "--kubeconfig", ADMIN_CONF];
+    argv.extend_from_slice(args);
+    ExecRequest::new(argv).timeout(timeout)
+}
+
 /// `kubeadm init`'s command line.
 pub fn init_argv() -> Vec<String> {
     [
@@ -65,16 +73,15 @@ impl Action for KubeadmInit {
         cx.exec.exec(master, req).await?.ok()?;
         if cx.plan.nodes.len() == 1 {
             // A lone master runs everything, as kind's single-node clusters do.
-            let req = ExecRequest::new([
-                "kubectl",
-                "--kubeconfig",
-                ADMIN_CONF,
-                "taint",
-                "nodes",
-                "--all",
-                "node-role.kubernetes.io/control-plane-",
-            ])
-            .timeout(Duration::from_secs(60));
+            let req = admin_kubectl(
+                &[
+                    "taint",
+                    "nodes",
+                    "--all",
+                    "node-role.kubernetes.io/control-plane-",
+                ],
+                Duration::from_secs(60),
+            );
             cx.exec.exec(master, req).await?.ok()?;
         }
         Ok(())
@@ -86,15 +93,7 @@ async fn wait_for_api(cx: &ActionContext<'_>, master: &str) -> Result<(), Action
     let timeout = cx.kube()?.ready_timeout;
     let start = std::time::Instant::now();
     loop {
-        let req = ExecRequest::new([
-            "kubectl",
-            "--kubeconfig",
-            ADMIN_CONF,
-            "get",
-            "--raw",
-            "/readyz",
-        ])
-        .timeout(Duration::from_secs(10));
+        let req = admin_kubectl(&["get", "--raw", "/readyz"], Duration::from_secs(10));
         let out = cx.exec.exec(master, req).await?;
         if out.code == 0 {
             return Ok(());

@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use super::kubeadm_init::ADMIN_CONF;
+use super::kubeadm_init::admin_kubectl;
 use crate::cluster::action::{Action, ActionContext, ActionError};
-use crate::runtime::ExecRequest;
 
 pub const STORAGE_CLASS: &str = "apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -33,9 +32,8 @@ impl Action for StorageClass {
     }
 
     async fn run(&self, cx: &mut ActionContext<'_>) -> Result<(), ActionError> {
-        let req = ExecRequest::new(["kubectl", "--kubeconfig", ADMIN_CONF, "apply", "-f", "-"])
-            .stdin(STORAGE_CLASS)
-            .timeout(Duration::from_secs(60));
+        let req =
+            admin_kubectl(&["apply", "-f", "-"], Duration::from_secs(60)).stdin(STORAGE_CLASS);
         cx.exec.exec(&cx.plan.master().name, req).await?.ok()?;
         Ok(())
     }

@@ -6,9 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::kubeadm_init::ADMIN_CONF;
+use super::kubeadm_init::admin_kubectl;
 use crate::cluster::action::{Action, ActionContext, ActionError};
-use crate::runtime::ExecRequest;
 
 pub struct WaitReady;
 
@@ -122,18 +121,10 @@ impl Action for WaitReady {
         let start = Instant::now();
         let mut last: Vec<String>;
         loop {
-            let req = ExecRequest::new([
-                "kubectl",
-                "--kubeconfig",
-                ADMIN_CONF,
-                "get",
-                "nodes,pods",
-                "-n",
-                "kube-system",
-                "-o",
-                "json",
-            ])
-            .timeout(Duration::from_secs(30));
+            let req = admin_kubectl(
+                &["get", "nodes,pods", "-n", "kube-system", "-o", "json"],
+                Duration::from_secs(30),
+            );
             let out = cx.exec.exec(master, req).await?;
             last = if out.code == 0 {
                 match serde_json::from_slice::<Value>(&out.stdout) {
