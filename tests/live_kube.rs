@@ -180,3 +180,55 @@ fn restore_keeps_the_cluster_and_the_users_kubeconfig() {
     ok(kdc(&vars, &["clean"]));
     assert_eq!(mode, 0o600);
 }
+
+/// A worker whose kubelet is stopped fails the kubernetes cell: the pod checks on it fail,
+/// and the blob in the log carries that node's kubelet journal, which says it was stopped.
+#[test]
+fn a_stopped_kubelet_fails_the_cell_and_the_blob_names_it() {
+    if !docker_ready() {
+        return;
+    }
+    let _one = serial();
+    let image = kube_image();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    let vars = [
+        ("CLUSTER_ID", "35"),
+        ("DIND_IMAGE", image.as_str()),
+        ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+    ];
+    ok(kdc(&vars, &["up"]));
+    docker(&["exec", "kube-node-1-cluster-35", "systemctl", "stop", "kubelet"]);
+    let artifacts = dir.path().join("artifacts");
+    let o = kdc(
+        &vars,
+        &[
+            "test",
+            "run",
+            "kubernetes",
+            "--use-existing",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+        ],
+    );
+    let stdout = text(&o.stdout);
+    let stderr = fails(o);
+    assert!(
+        stderr.contains("FAIL kubernetes/service-by-name on kube-master-cluster-35"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("PASS kubernetes/coredns"), "{stderr}");
+    let log = dir.path().join("job.log");
+    std::fs::write(&log, &stdout).unwrap();
+    let split = dir.path().join("split");
+    ok(kdc(
+        &[],
+        &["split-dump64", "-o", split.to_str().unwrap(), log.to_str().unwrap()],
+    ));
+    let journal =
+        std::fs::read_to_string(split.join("service-kube-node-1-cluster-35-kubelet.log"))
+            .unwrap();
+    assert!(journal.contains("Stopped kubelet.service"), "{journal}");
+    ok(kdc(&vars, &["clean"]));
+    assert!(labelled("cluster-35").is_empty());
+}
