@@ -198,7 +198,13 @@ fn a_stopped_kubelet_fails_the_cell_and_the_blob_names_it() {
         ("KUBECONFIG", kubeconfig.to_str().unwrap()),
     ];
     ok(kdc(&vars, &["up"]));
-    docker(&["exec", "kube-node-1-cluster-35", "systemctl", "stop", "kubelet"]);
+    docker(&[
+        "exec",
+        "kube-node-1-cluster-35",
+        "systemctl",
+        "stop",
+        "kubelet",
+    ]);
     let artifacts = dir.path().join("artifacts");
     let o = kdc(
         &vars,
@@ -223,11 +229,15 @@ fn a_stopped_kubelet_fails_the_cell_and_the_blob_names_it() {
     let split = dir.path().join("split");
     ok(kdc(
         &[],
-        &["split-dump64", "-o", split.to_str().unwrap(), log.to_str().unwrap()],
+        &[
+            "split-dump64",
+            "-o",
+            split.to_str().unwrap(),
+            log.to_str().unwrap(),
+        ],
     ));
     let journal =
-        std::fs::read_to_string(split.join("service-kube-node-1-cluster-35-kubelet.log"))
-            .unwrap();
+        std::fs::read_to_string(split.join("service-kube-node-1-cluster-35-kubelet.log")).unwrap();
     assert!(journal.contains("Stopped kubelet.service"), "{journal}");
     ok(kdc(&vars, &["clean"]));
     assert!(labelled("cluster-35").is_empty());
