@@ -24,6 +24,23 @@ fn kube_image() -> String {
     format!("kdc/node:{release}")
 }
 
+/// What every test here starts with: the daemon check (`None`: skipped on request), the turn
+/// of this test, the node image, a temp dir and the kubeconfig file in it.
+fn kube_test() -> Option<(
+    std::sync::MutexGuard<'static, ()>,
+    String,
+    tempfile::TempDir,
+    std::path::PathBuf,
+)> {
+    if !docker_ready() {
+        return None;
+    }
+    let one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    Some((one, kube_image(), dir, kubeconfig))
+}
+
 /// The host's kubectl on `kubeconfig`'s `context`; its stdout, which must be a success.
 fn kubectl(kubeconfig: &Path, context: &str, args: &[&str]) -> String {
     let o = Command::new("kubectl")
@@ -54,13 +71,9 @@ fn nodes(kubeconfig: &Path, context: &str) -> Vec<(String, String, String)> {
 
 /// Brings a cluster up in `mode`, checks it with the host's kubectl, and cleans it.
 fn up_ready_and_clean(id: &str, mode: &str, family: fn(&str) -> bool) {
-    if !docker_ready() {
+    let Some((_one, image, _dir, kubeconfig)) = kube_test() else {
         return;
-    }
-    let _one = serial();
-    let image = kube_image();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("config");
+    };
     let kc = kubeconfig.to_str().unwrap();
     let vars = [
         ("CLUSTER_ID", id),
@@ -112,13 +125,9 @@ fn dual_stack_cluster_is_ready_for_the_hosts_kubectl() {
 /// creates it, and `down` + `up` restores the cluster from its volumes without kubeadm.
 #[test]
 fn restore_keeps_the_cluster_and_the_users_kubeconfig() {
-    if !docker_ready() {
+    let Some((_one, image, dir, kubeconfig)) = kube_test() else {
         return;
-    }
-    let _one = serial();
-    let image = kube_image();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("config");
+    };
     let foreign = "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster:\n    server: https://other.example:6443\n    extensions:\n    - name: big\n      extension:\n        n: 18446744073709551615\ncontexts:\n- name: other\n  context:\n    cluster: other\n    user: other\nusers:\n- name: other\n  user:\n    token: abc\ncurrent-context: other\npreferences: {}\n";
     std::fs::write(&kubeconfig, foreign).unwrap();
     let kc = kubeconfig.to_str().unwrap();
@@ -185,13 +194,9 @@ fn restore_keeps_the_cluster_and_the_users_kubeconfig() {
 /// and the blob in the log carries that node's kubelet journal, which says it was stopped.
 #[test]
 fn a_stopped_kubelet_fails_the_cell_and_the_blob_names_it() {
-    if !docker_ready() {
+    let Some((_one, image, dir, kubeconfig)) = kube_test() else {
         return;
-    }
-    let _one = serial();
-    let image = kube_image();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("config");
+    };
     let vars = [
         ("CLUSTER_ID", "35"),
         ("DIND_IMAGE", image.as_str()),
