@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build kdc's local images offline from Debian packages (no container registry needed).
 #
-#   bash images/build.sh [node|support|proxy-base|all]     (default: all; all = node and support)
+#   bash images/build.sh [node|support|proxy-base|e2e-base|all]     (default: all; all = node and support)
 #
 # Each image is built in two steps:
 #   1. mmdebstrap --variant=minbase --include=<images/NAME/packages> | docker import
@@ -138,9 +138,9 @@ build_one() {
 
 target="${1:-all}"
 case "$target" in
-    node|support|proxy-base|all) ;;
+    node|support|proxy-base|e2e-base|all) ;;
     -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) die "usage: build.sh [node|support|proxy-base|all]" ;;
+    *) die "usage: build.sh [node|support|proxy-base|e2e-base|all]" ;;
 esac
 
 docker info >/dev/null 2>&1 || die "no Docker daemon answering (run ci/setup-host.sh)"
@@ -150,6 +150,6 @@ exec 9>"${TMPDIR:-/tmp}/kdc-images.lock"
 flock 9
 
 case "$target" in
-    node|support|proxy-base) build_one "$target" ;;
+    node|support|proxy-base|e2e-base) build_one "$target" ;;
     all) build_one node; build_one support ;;
 esac

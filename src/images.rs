@@ -28,6 +28,21 @@ pub const KUBERNETES_LABEL: &str = "io.kdc.kubernetes";
 const FILES: &[(&str, &str, bool)] = &[
     ("build.sh", include_str!("../images/build.sh"), true),
     (
+        "e2e-base/Dockerfile",
+        include_str!("../images/e2e-base/Dockerfile"),
+        false,
+    ),
+    (
+        "e2e-base/packages",
+        include_str!("../images/e2e-base/packages"),
+        false,
+    ),
+    (
+        "e2e/build.sh",
+        include_str!("../images/e2e/build.sh"),
+        false,
+    ),
+    (
         "kube/build-go.sh",
         include_str!("../images/kube/build-go.sh"),
         false,
@@ -159,6 +174,9 @@ pub enum Which {
     Bare,
     /// `kdc/support:bookworm`: bind9 (DNS64) and tayga (NAT64).
     Support,
+    /// The conformance bundle of the release (`kdc e2e`): e2e.test, ginkgo, kubectl and the
+    /// test images, in `<cache>/e2e/<release>` (builds the node image first).
+    E2e,
     /// bare, support and the Kubernetes node image.
     All,
 }
@@ -173,6 +191,8 @@ enum Step {
     },
     /// `images/kube/build.sh <release>`.
     Kube { release: &'static str },
+    /// `images/e2e/build.sh <release>`.
+    E2e { release: &'static str },
 }
 
 impl Step {
@@ -180,6 +200,7 @@ impl Step {
         match self {
             Step::Debian { image, .. } => image.to_string(),
             Step::Kube { release } => format!("{NODE_REPOSITORY}:{release}"),
+            Step::E2e { release } => format!("the e2e bundle of {release}"),
         }
     }
 }
@@ -203,6 +224,9 @@ impl Which {
             Which::Node => vec![kube],
             Which::Bare => vec![bare],
             Which::Support => vec![support],
+            Which::E2e => vec![Step::E2e {
+                release: release.version,
+            }],
             Which::All => vec![bare, support, kube],
         }
     }
@@ -281,7 +305,11 @@ pub fn build(
     from_registry: bool,
 ) -> Result<(), ImageError> {
     let steps = which.steps(release);
-    if from_registry && steps.iter().any(|s| matches!(s, Step::Kube { .. })) {
+    if from_registry
+        && steps
+            .iter()
+            .any(|s| matches!(s, Step::Kube { .. } | Step::E2e { .. }))
+    {
         return Err(ImageError::RegistryKube);
     }
     let dir = tempfile::Builder::new()
@@ -317,6 +345,11 @@ fn run_step(dir: &Path, step: &Step, force: bool, from_registry: bool) -> Result
         Step::Kube { release } => {
             let mut c = Command::new("bash");
             c.arg(dir.join("kube/build.sh")).arg(release);
+            ("bash", c)
+        }
+        Step::E2e { release } => {
+            let mut c = Command::new("bash");
+            c.arg(dir.join("e2e/build.sh")).arg(release);
             ("bash", c)
         }
     };

@@ -6,7 +6,8 @@
 #   bash images/kube/build-go.sh COMPONENT VERSION OUTDIR
 #
 # COMPONENT: kubernetes (VERSION v1.36.3: kubeadm kubelet kubectl kube-apiserver
-# kube-controller-manager kube-scheduler kube-proxy), etcd, coredns, containerd (containerd,
+# kube-controller-manager kube-scheduler kube-proxy), e2e (e2e.test, ginkgo, agnhost, nonewprivs,
+# sample-apiserver of that release), etcd, coredns, containerd (containerd,
 # containerd-shim-runc-v2, ctr), runc, crictl, pause (kdc's own, images/kube/pause).
 # Binaries land in OUTDIR. Go's module cache and build cache (GOMODCACHE, GOCACHE) are kept
 # between builds, so a rebuild compiles only what changed. On failure the compiler's output is
@@ -59,8 +60,10 @@ build() {
     rm -f "$log"
 }
 
-case "$component" in
-kubernetes)
+# kube_module VERSION: the throw-away module requiring k8s.io/kubernetes at VERSION; sets $ld to
+# upstream's version stamps.
+kube_module() {
+    local version="$1" minor staging v
     minor="${version#v1.}"; minor="${minor%%.*}"
     staging="v0.${version#v1.}"
     # k8s.io/kubernetes replaces its staging modules with local paths, which a module that
@@ -76,11 +79,32 @@ kubernetes)
     ld+=" -X $v.buildDate=1970-01-01T00:00:00Z"
     ld+=" -X k8s.io/client-go/pkg/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitMajor=1"
     ld+=" -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+}
+
+case "$component" in
+kubernetes)
+    kube_module "$version"
     pkgs=()
     for c in kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
         pkgs+=("k8s.io/kubernetes/cmd/$c")
     done
     build "$ld" 0 "" "${pkgs[@]}"
+    ;;
+e2e)
+    # The conformance tests of the same release (VERSION v1.36.3): e2e.test (`go test -c`),
+    # ginkgo at the version that release requires, and the Go programs of its test images
+    # (agnhost, nonewprivs, sample-apiserver).
+    kube_module "$version"
+    build "$ld" 0 "" k8s.io/kubernetes/test/images/agnhost k8s.io/kubernetes/test/images/nonewprivs \
+        k8s.io/sample-apiserver github.com/onsi/ginkgo/v2/ginkgo
+    log="$(mktemp)"
+    if ! (cd "$work" && CGO_ENABLED=0 go test -c -trimpath -ldflags "$ld" -o "$out/e2e.test" \
+        k8s.io/kubernetes/test/e2e) >"$log" 2>&1; then
+        sed "s/^/e2e.test: /" "$log" | tail -n 40 >&2
+        rm -f "$log"
+        die "building e2e.test $version failed (the lines above are the go command's)"
+    fi
+    rm -f "$log"
     ;;
 etcd)
     module go.etcd.io/etcd/server/v3 "$version"
