@@ -2,7 +2,8 @@
 //! 30 ms of CPU; nodes run in parallel): in ipv6 mode Docker's 127.0.0.11 leaves resolv.conf,
 //! as the original's `dindnet` did; routes to the other nodes' pod subnets (bridge and ptp) and,
 //! through the router, to the targets and the DNS64 prefix; the node's CNI config for bridge and
-//! ptp in /etc/cni/net.d. A node container is new on every `up`, so this runs every time.
+//! ptp in /etc/cni/net.d; with Kubernetes, a reject for service addresses kube-proxy did not
+//! translate. A node container is new on every `up`, so this runs every time.
 
 use crate::cluster::action::{Action, ActionContext, ActionError};
 use crate::cluster::support::{cni_conf, node_routes};
@@ -29,7 +30,8 @@ impl Action for NodeNetwork {
     async fn run(&self, cx: &mut ActionContext<'_>) -> Result<(), ActionError> {
         let cx = &*cx;
         let runs = cx.plan.nodes.iter().map(|n| async move {
-            let req = ExecRequest::new(["bash", "-c", &script(cx.plan, n)])
+            let kube = cx.options.bootstrapper == crate::cluster::Bootstrapper::Kubeadm;
+            let req = ExecRequest::new(["bash", "-c", &script(cx.plan, n, kube)])
                 .timeout(std::time::Duration::from_secs(60));
             cx.exec.exec(&n.name, req).await?.ok()
         });
@@ -38,8 +40,8 @@ impl Action for NodeNetwork {
     }
 }
 
-/// The node's setup script.
-pub fn script(plan: &Plan, node: &Node) -> String {
+/// The node's setup script; `kube`: the node runs Kubernetes.
+pub fn script(plan: &Plan, node: &Node, kube: bool) -> String {
     let mut s = String::from("set -e\n");
     if plan.ip_mode == IpMode::Ipv6 {
         // resolv.conf is a bind mount: rewrite it in place (sed -i would rename over it).
@@ -54,7 +56,29 @@ pub fn script(plan: &Plan, node: &Node) -> String {
             r#"{"cniVersion":"0.3.1","name":"lo","type":"loopback"}"#
         );
     }
+    if kube {
+        s += &service_reject(&plan.service_cidr);
+    }
     s
+}
+
+/// Packets to the service network that kube-proxy did not translate (a port the Service does
+/// not have, an address no Service holds) are refused in the node, as kube-proxy's nftables
+/// mode does, instead of following the default route out of the cluster: there, whatever
+/// answers on the host's network (a transparent proxy on port 80) would look like a Service.
+/// Translated packets carry conntrack state DNAT and pass.
+fn service_reject(cidr: &ipnet::IpNet) -> String {
+    let tool = match cidr {
+        ipnet::IpNet::V4(_) => "iptables",
+        ipnet::IpNet::V6(_) => "ip6tables",
+    };
+    ["FORWARD", "OUTPUT"]
+        .iter()
+        .map(|chain| {
+            let rule = format!("{chain} -d {cidr} -m conntrack ! --ctstate DNAT -j REJECT");
+            format!("{tool} -w -C {rule} 2>/dev/null || {tool} -w -I {rule}\n")
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -65,7 +89,7 @@ mod tests {
     fn an_ipv6_node_drops_dockers_resolver_routes_and_gets_its_cni_config() {
         let plan = crate::plan::for_env(&[("IP_MODE", "ipv6"), ("NUM_NODES", "1")]);
         assert_eq!(
-            script(&plan, plan.master()),
+            script(&plan, plan.master(), false),
             r#"set -e
 r=$(sed 's/^nameserver 127.0.0.11/# Removed 127.0.0.11/' /etc/resolv.conf); printf '%s\n' "$r" > /etc/resolv.conf
 ip route replace fd00:40:0:0:2::/80 via fd00:20::3
@@ -80,5 +104,24 @@ cat > /etc/cni/net.d/99-loopback.conf <<'KDC'
 KDC
 "#
         );
+    }
+
+    #[test]
+    fn a_kubernetes_node_refuses_service_addresses_kube_proxy_did_not_translate() {
+        let plan = crate::plan::for_env(&[("NUM_NODES", "1")]);
+        let s = script(&plan, plan.master(), true);
+        assert!(
+            s.ends_with(
+                "iptables -w -C FORWARD -d 10.96.0.0/12 -m conntrack ! --ctstate DNAT -j REJECT 2>/dev/null || iptables -w -I FORWARD -d 10.96.0.0/12 -m conntrack ! --ctstate DNAT -j REJECT\n\
+                 iptables -w -C OUTPUT -d 10.96.0.0/12 -m conntrack ! --ctstate DNAT -j REJECT 2>/dev/null || iptables -w -I OUTPUT -d 10.96.0.0/12 -m conntrack ! --ctstate DNAT -j REJECT\n"
+            ),
+            "{s}"
+        );
+        let v6 = crate::plan::for_env(&[("IP_MODE", "ipv6"), ("NUM_NODES", "1")]);
+        assert!(
+            script(&v6, v6.master(), true)
+                .contains("ip6tables -w -I FORWARD -d fd00:30::/110 -m conntrack")
+        );
+        assert!(!script(&plan, plan.master(), false).contains("REJECT"));
     }
 }
