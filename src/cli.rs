@@ -125,6 +125,15 @@ pub enum Command {
     Export(ExportCommand),
     /// Print the host port of the cluster's API server.
     ApiserverPort(ClusterOnlyArgs),
+    /// Print the cluster's admin kubeconfig, its server at the published API address (what
+    /// `up` merges into your kubeconfig under the cluster's context).
+    Kubeconfig(ClusterOnlyArgs),
+    /// Run Kubernetes' conformance e2e tests (e2e.test of the cluster's release, built offline:
+    /// `kdc image build e2e`) against the cluster that is up, in parallel; `[Serial]` and
+    /// `[Disruptive]` specs are left to `e2e-serial`. JUnit per spec, the blob on failure.
+    E2e(E2eArgs),
+    /// `kdc e2e` for the `[Serial]` specs of the focus, one at a time.
+    E2eSerial(E2eArgs),
     /// Check that this host can run kdc clusters: Docker, privileges, IPv6, /dev/net/tun,
     /// inotify limits, images. Exits 1 if a check fails.
     Doctor,
@@ -472,6 +481,53 @@ pub enum GetCommand {
     Clusters,
     /// The cluster's node containers, one name per line, master first.
     Nodes(GetNodesArgs),
+    /// kind's verb: `kdc get kubeconfig` is `kdc kubeconfig`.
+    Kubeconfig(ClusterOnlyArgs),
+}
+
+/// `--parallel`: 1 to 64 ginkgo processes.
+fn parse_parallel(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=64).contains(n))
+        .ok_or_else(|| format!("{s:?} is not a number of processes from 1 to 64"))
+}
+
+#[derive(Debug, Args)]
+pub struct E2eArgs {
+    /// The specs to run, as literal text of their names (the original's escaping) [default:
+    /// the conformance specs, `\[Conformance\]`].
+    #[arg(value_name = "FOCUS")]
+    pub focus: Option<String>,
+    /// The specs to leave out, as literal text (added to the parallel run's `[Serial]` and
+    /// `[Disruptive]`).
+    #[arg(value_name = "SKIP")]
+    pub skip: Option<String>,
+    /// FOCUS and SKIP are ginkgo regexes, not literal text.
+    #[arg(long)]
+    pub regex: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Ginkgo processes of the parallel run.
+    #[arg(long, default_value_t = crate::e2e::DEFAULT_PARALLEL, value_name = "N",
+        value_parser = parse_parallel)]
+    pub parallel: usize,
+    /// Where the JUnit files, e2e.log and a failed run's dump go [default: $ARTIFACTS, else
+    /// ./_artifacts].
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+    /// kdc's JUnit file, one case per spec [default: <artifacts>/junit_kdc.xml].
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Bring the cluster up first and tear it down after (a whole CI cell), instead of running
+    /// on the cluster that is up.
+    #[arg(long)]
+    pub up: bool,
+    /// With --up: keep the cluster after the run.
+    #[arg(long, requires = "up")]
+    pub retain: bool,
+    #[command(flatten)]
+    pub max: MaxBlobArgs,
 }
 
 #[derive(Debug, Args)]

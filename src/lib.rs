@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod doctor;
 pub mod dump;
+pub mod e2e;
 pub mod error;
 
 pub mod images;

@@ -84,10 +84,14 @@ pub fn list(cx: &Ctx<'_>, args: &CiListArgs) -> Result<ExitCode, KdcError> {
         if c.clusters > 1 {
             settings.push(format!("({} clusters)", c.clusters));
         }
+        let mut work = c.suites.clone();
+        if let Some(e) = &c.e2e {
+            work.push(if e.serial { "e2e-serial" } else { "e2e" }.into());
+        }
         s += &format!(
             "{:<width$}  {:<20}  {}\n",
             c.name,
-            c.suites.join(" "),
+            work.join(" "),
             settings.join(" ")
         );
     }
@@ -259,6 +263,17 @@ pub fn run(cx: &Ctx<'_>, args: &CiRunArgs) -> Result<ExitCode, KdcError> {
             .debug(1, format!("cell {}: {}", p.cell.name, labels.join(", ")));
     }
 
+    // The e2e cells' bundles, built before any cluster comes up.
+    let mut versions: Vec<&str> = planned
+        .iter()
+        .filter(|p| p.cell.e2e.is_some())
+        .flat_map(|p| p.plans.iter().map(|pl| pl.k8s_version.as_str()))
+        .collect();
+    versions.dedup();
+    for v in versions {
+        super::e2e::ensure_bundle(cx, v)?;
+    }
+
     let endpoint = cx.endpoint()?;
     let junit = artifacts.join("junit_kdc.xml");
     cx.events.attach(Junit::new(&junit));
@@ -286,7 +301,9 @@ pub fn run(cx: &Ctx<'_>, args: &CiRunArgs) -> Result<ExitCode, KdcError> {
             dump_timeout: Duration::from_secs(20),
             retries: args.retries,
             max_blob_bytes,
+            e2e: None,
         },
+        e2e_bundles: super::e2e::bundles(cx),
     };
     let ran = cx.block_on(async {
         let docker = cx.connect(&endpoint).await?;

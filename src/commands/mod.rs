@@ -5,6 +5,7 @@
 mod ci;
 mod cluster;
 mod dump;
+mod e2e;
 mod image;
 mod meta;
 mod plan;
@@ -42,6 +43,11 @@ pub fn run(cli: Cli, env: &Env) -> Result<ExitCode, KdcError> {
         Command::Status => cluster::status(&cx),
         Command::Get(GetCommand::Clusters) => cluster::get_clusters(&cx),
         Command::Get(GetCommand::Nodes(args)) => cluster::get_nodes(&cx, &args),
+        Command::Kubeconfig(args) | Command::Get(GetCommand::Kubeconfig(args)) => {
+            e2e::kubeconfig(&cx, &args)
+        }
+        Command::E2e(args) => e2e::run(&cx, &args, false),
+        Command::E2eSerial(args) => e2e::run(&cx, &args, true),
         Command::Export(ExportCommand::Logs(args)) => dump::export_logs(&cx, &args),
         Command::ApiserverPort(args) => cluster::apiserver_port(&cx, &args),
         Command::Doctor => cluster::doctor(&cx),

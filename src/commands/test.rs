@@ -45,29 +45,7 @@ pub fn run(cx: &Ctx<'_>, args: &TestRunArgs) -> Result<ExitCode, KdcError> {
     let cfg = cx.config_with(&args.cluster, layers)?;
     let plan = crate::plan::plan(&cfg)?;
     let endpoint = cx.endpoint()?;
-    let artifacts = args
-        .artifacts
-        .clone()
-        .or_else(|| cx.env.var("ARTIFACTS").map(PathBuf::from))
-        .unwrap_or_else(|| cx.env.cwd.join("_artifacts"));
-    let junit = args
-        .junit
-        .clone()
-        .unwrap_or_else(|| artifacts.join("junit_kdc.xml"));
-    // Both are written only at the end: refuse paths that cannot be written before the
-    // cluster comes up, not after it went.
-    let bad = |e: crate::dump::DumpError| KdcError::Dump(crate::dump::Problems(vec![e]));
-    crate::dump::check_out_dir(&artifacts, "--artifacts").map_err(bad)?;
-    if junit.is_dir() {
-        return Err(KdcError::Failed(format!(
-            "--junit {}: is a directory; give the JUnit file's path",
-            junit.display()
-        )));
-    }
-    if let Some(parent) = junit.parent().filter(|p| !p.as_os_str().is_empty()) {
-        crate::dump::check_out_dir(parent, "--junit").map_err(bad)?;
-    }
-    cx.events.attach(Junit::new(&junit));
+    let (artifacts, junit) = outputs(cx, args.artifacts.as_ref(), args.junit.as_ref())?;
     let (bootstrapper, kube) = cx.block_on(async {
         let docker = cx.connect(&endpoint).await?;
         super::cluster::bootstrap(
@@ -100,6 +78,7 @@ pub fn run(cx: &Ctx<'_>, args: &TestRunArgs) -> Result<ExitCode, KdcError> {
         dump_timeout: Duration::from_secs(20),
         retries: 0,
         max_blob_bytes: super::ci::max_blob_bytes(cx, &args.max)?,
+        e2e: None,
     };
     let result = cx.block_on(async {
         let docker = cx.connect(&endpoint).await?;
@@ -151,6 +130,37 @@ pub fn run(cx: &Ctx<'_>, args: &TestRunArgs) -> Result<ExitCode, KdcError> {
     } else {
         "every check was skipped: nothing was tested (see the reasons above)".into()
     }))
+}
+
+/// The artifacts directory (`--artifacts`, else `$ARTIFACTS`, else `./_artifacts`) and kdc's
+/// JUnit file in it (or `--junit`), checked before any cluster comes up (both are written only
+/// at the end: refuse paths that cannot be written now, not after the run); the JUnit
+/// reporter is attached.
+pub(crate) fn outputs(
+    cx: &Ctx<'_>,
+    artifacts: Option<&PathBuf>,
+    junit: Option<&PathBuf>,
+) -> Result<(PathBuf, PathBuf), KdcError> {
+    let artifacts = artifacts
+        .cloned()
+        .or_else(|| cx.env.var("ARTIFACTS").map(PathBuf::from))
+        .unwrap_or_else(|| cx.env.cwd.join("_artifacts"));
+    let junit = junit
+        .cloned()
+        .unwrap_or_else(|| artifacts.join("junit_kdc.xml"));
+    let bad = |e: crate::dump::DumpError| KdcError::Dump(crate::dump::Problems(vec![e]));
+    crate::dump::check_out_dir(&artifacts, "--artifacts").map_err(bad)?;
+    if junit.is_dir() {
+        return Err(KdcError::Failed(format!(
+            "--junit {}: is a directory; give the JUnit file's path",
+            junit.display()
+        )));
+    }
+    if let Some(parent) = junit.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::dump::check_out_dir(parent, "--junit").map_err(bad)?;
+    }
+    cx.events.attach(Junit::new(&junit));
+    Ok((artifacts, junit))
 }
 
 /// The `[cluster]` settings of the selected suites as configuration layers. Two suites that

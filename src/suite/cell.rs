@@ -40,6 +40,8 @@ pub struct CellOptions {
     /// The most bytes the blob in the log may take (`--max-bytes`): the largest files are cut
     /// from their start to fit; the artifacts get the whole dump.
     pub max_blob_bytes: Option<u64>,
+    /// Kubernetes' e2e specs to run after the suites (`kdc e2e`, an e2e cell).
+    pub e2e: Option<crate::e2e::E2eOptions>,
 }
 
 /// What the cell did.
@@ -60,6 +62,8 @@ pub struct CellResult {
     pub trimmed: Vec<crate::dump::trim::TrimmedFile>,
     /// Cases that failed and then passed on a retry.
     pub flaky: usize,
+    /// Where the e2e run's `junit_01.xml` and `e2e.log` went.
+    pub e2e_dir: Option<PathBuf>,
 }
 
 /// A failed case.
@@ -115,9 +119,17 @@ pub async fn run(
     let tap = Tap::new(events.clone());
     let events = &Emitter::new(tap.clone());
     let names: Vec<&str> = suites.iter().map(|(s, _)| s.name.as_str()).collect();
-    events.emit(EventKind::RunStarted {
-        name: format!("kdc test run {}", names.join(" ")),
-    });
+    let name = match &opts.e2e {
+        Some(e) if names.is_empty() => (if e.serial {
+            "kdc e2e-serial"
+        } else {
+            "kdc e2e"
+        })
+        .to_string(),
+        Some(_) => format!("kdc test run {} + e2e", names.join(" ")),
+        None => format!("kdc test run {}", names.join(" ")),
+    };
+    events.emit(EventKind::RunStarted { name });
     let mut result = CellResult::default();
 
     // Up: the cluster comes up, or is there already; a failure is a failed `Up` case.
@@ -168,7 +180,7 @@ pub async fn run(
     }
 
     // The suites.
-    if !result.up_failed && !result.interrupted {
+    if !result.up_failed && !result.interrupted && !suites.is_empty() {
         let routes = crate::cluster::host_routes::container_name(plan);
         let target = Target {
             exec,
@@ -185,6 +197,19 @@ pub async fn run(
             // Checks create nothing: abandoning them loses nothing.
             _ = stop.wait() => result.interrupted = true,
         }
+    }
+    if let Some(e2e) = opts
+        .e2e
+        .as_ref()
+        .filter(|_| !result.up_failed && !result.interrupted)
+    {
+        let r =
+            crate::e2e::run::run(provider, exec, plan, e2e, &opts.artifacts, events, stop).await;
+        result.stats.passed += r.stats.passed;
+        result.stats.failed += r.stats.failed;
+        result.stats.skipped += r.stats.skipped;
+        result.interrupted |= r.interrupted;
+        result.e2e_dir = r.dir;
     }
 
     // Dump, before anything is torn down.

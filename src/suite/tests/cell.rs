@@ -42,6 +42,7 @@ fn options(artifacts: &std::path::Path) -> CellOptions {
         dump_timeout: Duration::from_secs(5),
         retries: 0,
         max_blob_bytes: None,
+        e2e: None,
     }
 }
 
