@@ -82,6 +82,19 @@ pub struct Cell {
     pub clusters: u8,
     /// What sets Kubernetes up on the machines: `none` or `kubeadm` (`kdc up --bootstrapper`).
     pub bootstrapper: String,
+    /// Kubernetes' e2e specs the cell runs after its suites (`kdc e2e`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e2e: Option<E2eCell>,
+}
+
+/// A cell's e2e run: ginkgo regexes, as `kdc e2e --regex` takes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct E2eCell {
+    pub focus: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<String>,
+    pub serial: bool,
+    pub parallel: usize,
 }
 
 impl Cell {

@@ -23,14 +23,16 @@ const TOP_KEYS: [&str; 8] = [
     "generated",
 ];
 const DIMENSION_KEYS: [&str; 3] = ["name", "setting", "values"];
-const CELL_KEYS: [&str; 6] = [
+const CELL_KEYS: [&str; 7] = [
     "name",
     "suites",
     "set",
     "dimensions",
     "clusters",
     "bootstrapper",
+    "e2e",
 ];
+const E2E_KEYS: [&str; 4] = ["focus", "skip", "serial", "parallel"];
 const CI_KEYS: [&str; 4] = ["install", "setup", "shards", "jobs"];
 /// The bootstrappers a cell may name (`kdc up --bootstrapper`).
 const BOOTSTRAPPERS: [&str; 2] = ["none", "kubeadm"];
@@ -44,6 +46,7 @@ struct Base {
     dimensions: Vec<usize>,
     clusters: u8,
     bootstrapper: String,
+    e2e: Option<super::E2eCell>,
 }
 
 /// An `[[exclude]]`, `[[include]]` or `[[override]]`: what it matches, and for an override
@@ -303,6 +306,7 @@ pub(super) fn parse(
                         .collect(),
                     clusters: base.clusters,
                     bootstrapper: base.bootstrapper.clone(),
+                    e2e: base.e2e.clone(),
                 },
                 header: base.header.clone(),
                 spans,
@@ -505,6 +509,7 @@ fn parse_base(
         dimensions: (0..dims.len()).collect(),
         clusters: 1,
         bootstrapper: "none".into(),
+        e2e: None,
     };
     for (key, v) in keys {
         match key {
@@ -575,17 +580,64 @@ fn parse_base(
                 }
                 base.bootstrapper = b.to_string();
             }
+            "e2e" => base.e2e = Some(parse_e2e(&cx, v)?),
             _ => unreachable!(),
         }
     }
-    if base.suites.is_empty() {
+    if base.suites.is_empty() && base.e2e.is_none() {
         return Err(cx.missing(
             &header,
             "suites",
-            "the suites the cell runs, such as [\"ipv6\"]",
+            "the suites the cell runs, such as [\"ipv6\"] (or an e2e table)",
+        ));
+    }
+    if base.e2e.is_some() && base.bootstrapper != "kubeadm" {
+        return Err(cx.err(
+            &header,
+            "e2e",
+            "runs Kubernetes' e2e tests: the cell needs bootstrapper = \"kubeadm\"",
         ));
     }
     Ok(base)
+}
+
+/// `e2e = { focus = '…', skip = '…', serial = false, parallel = 4 }`: ginkgo regexes.
+fn parse_e2e(cx: &Cx, v: &Value) -> Result<super::E2eCell, SuiteError> {
+    let example = "{ focus = '\\[sig-network\\].*\\[Conformance\\]' }";
+    let mut e2e = super::E2eCell {
+        focus: String::new(),
+        skip: None,
+        serial: false,
+        parallel: crate::e2e::DEFAULT_PARALLEL,
+    };
+    for (key, item) in cx.table(v, "e2e", &E2E_KEYS, example)? {
+        let field = format!("e2e.{key}");
+        match key {
+            "focus" | "skip" => {
+                let re = cx.string(item, &field)?;
+                if let Err(e) = regex::Regex::new(re) {
+                    return Err(cx.err(&item.span(), &field, format!("not a regex: {e}")));
+                }
+                if key == "focus" {
+                    e2e.focus = re.to_string();
+                } else {
+                    e2e.skip = Some(re.to_string());
+                }
+            }
+            "serial" => e2e.serial = cx.boolean(item, &field)?,
+            "parallel" => {
+                e2e.parallel = usize::try_from(cx.integer(item, &field)?)
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or_else(|| cx.err(&item.span(), &field, "must be 1 to 64 processes"))?;
+            }
+            _ => unreachable!(),
+        }
+    }
+    if e2e.focus.is_empty() {
+        return Err(cx.missing(&v.span(), "e2e.focus", example));
+    }
+    Ok(e2e)
 }
 
 fn parse_rule(

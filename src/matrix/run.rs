@@ -238,6 +238,8 @@ pub struct RunOptions {
     pub artifacts: PathBuf,
     /// The cell options every cluster starts from (its artifacts directory is set per cell).
     pub cell: CellOptions,
+    /// Where e2e cells find the e2e bundles (`<cache>/e2e`).
+    pub e2e_bundles: PathBuf,
 }
 
 /// Runs the planned cells; `done` gets each cell as it ends (in the order they end). Returns
@@ -298,6 +300,16 @@ async fn run_cell(
         if p.cell.bootstrapper == "kubeadm" {
             cell_opts.up.bootstrapper = crate::cluster::Bootstrapper::Kubeadm;
             cell_opts.up.kube = crate::cluster::KubeOptions::for_cell(plan);
+        }
+        if let Some(c) = &p.cell.e2e {
+            cell_opts.e2e = Some(crate::e2e::E2eOptions {
+                focus: Some(c.focus.clone()),
+                skip: c.skip.clone(),
+                regex: true,
+                serial: c.serial,
+                parallel: c.parallel,
+                ..crate::e2e::E2eOptions::new(opts.e2e_bundles.clone())
+            });
         }
         cell_opts.artifacts = if many {
             dir.join(&plan.cluster.label)

@@ -110,7 +110,7 @@ fn errors_name_the_file_line_column_and_key() {
         ),
         (
             "[[cell]]\nname = \"a\"\nsuits = [\"smoke\"]\n",
-            "m.toml:3:1: cell 1: unknown key \"suits\"; known: name, suites, set, dimensions, clusters, bootstrapper",
+            "m.toml:3:1: cell 1: unknown key \"suits\"; known: name, suites, set, dimensions, clusters, bootstrapper, e2e",
         ),
         (
             "[[cell]]\nname = \"A_b\"\nsuites = [\"smoke\"]\n",
@@ -135,6 +135,26 @@ fn errors_name_the_file_line_column_and_key() {
         (
             "[[cell]]\nname = \"a\"\nsuites = [\"smoke\"]\n[[cell]]\nname = \"a\"\nsuites = [\"smoke\"]\n",
             "m.toml:4:1: cell \"a\": name: already used by the cell at line 1",
+        ),
+        (
+            "[[cell]]\nname = \"a\"\nbootstrapper = \"kubeadm\"\ne2e = { focus = '[sig-network' }\n",
+            "m.toml:4:17: cell \"a\": e2e.focus: not a regex: ",
+        ),
+        (
+            "[[cell]]\nname = \"a\"\ne2e = { focus = 'DNS' }\n",
+            "m.toml:1:1: cell \"a\": e2e: runs Kubernetes' e2e tests: the cell needs bootstrapper = \"kubeadm\"",
+        ),
+        (
+            "[[cell]]\nname = \"a\"\nbootstrapper = \"kubeadm\"\ne2e = { skip = 'x' }\n",
+            r#"m.toml:4:7: cell "a": missing key "e2e.focus" ({ focus = '\[sig-network\].*\[Conformance\]' })"#,
+        ),
+        (
+            "[[cell]]\nname = \"a\"\nbootstrapper = \"kubeadm\"\ne2e = { focus = 'x', parallel = 0 }\n",
+            "m.toml:4:33: cell \"a\": e2e.parallel: must be 1 to 64 processes",
+        ),
+        (
+            "[[cell]]\nname = \"a\"\nbootstrapper = \"kubeadm\"\ne2e = { focus = 'x', nodes = 2 }\n",
+            "m.toml:4:22: cell \"a\": e2e: unknown key \"nodes\"; known: focus, skip, serial, parallel",
         ),
         ("cell = [", "m.toml:1:9: not valid TOML"),
         ("", "m.toml:1:1: no cells"),
@@ -240,7 +260,9 @@ fn kdcs_own_matrix_holds_its_cells_and_its_committed_configs_are_current() {
             "multi-cluster",
             "k8s-ipv4",
             "k8s-ipv6",
-            "k8s-dual-stack"
+            "k8s-dual-stack",
+            "k8s-e2e-network",
+            "k8s-e2e-network-ipv6"
         ]
     );
     assert_eq!(m.cells[7].clusters, 3);
@@ -250,7 +272,40 @@ fn kdcs_own_matrix_holds_its_cells_and_its_committed_configs_are_current() {
         .filter(|c| c.bootstrapper == "kubeadm")
         .map(|c| c.name.as_str())
         .collect();
-    assert_eq!(kube, ["k8s-ipv4", "k8s-ipv6", "k8s-dual-stack"]);
+    assert_eq!(
+        kube,
+        [
+            "k8s-ipv4",
+            "k8s-ipv6",
+            "k8s-dual-stack",
+            "k8s-e2e-network",
+            "k8s-e2e-network-ipv6"
+        ]
+    );
+    let e2e = m.cells[11].e2e.as_ref().expect("an e2e cell");
+    assert_eq!(
+        e2e.focus,
+        r"\[sig-network\] (DNS|Networking|Services) .*\[Conformance\]"
+    );
+    assert_eq!(
+        (e2e.serial, e2e.parallel),
+        (false, crate::e2e::DEFAULT_PARALLEL)
+    );
+    // The nightly matrix: the whole conformance suite, parallel and serial.
+    let nightly = Matrix::load(Some(&root.join("ci/nightly.toml")), root, &suites()).unwrap();
+    let runs: Vec<(&str, bool)> = nightly
+        .cells
+        .iter()
+        .map(|c| (c.name.as_str(), c.e2e.as_ref().unwrap().serial))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("conformance", false),
+            ("conformance-ipv6", false),
+            ("conformance-serial", true)
+        ]
+    );
     let (checked, stale) = ci::check(&m, &root.join("ci")).unwrap();
     assert_eq!(checked.len(), 4);
     assert_eq!(
