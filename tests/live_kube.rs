@@ -247,3 +247,66 @@ fn a_stopped_kubelet_fails_the_cell_and_the_blob_names_it() {
     ok(kdc(&vars, &["clean"]));
     assert!(labelled("cluster-35").is_empty());
 }
+
+/// A worker whose CNI configuration is gone fails the kubernetes cell: its pods get no
+/// network, and the blob in the log carries the node's description, which says why
+/// (NetworkPluginNotReady, from kubelet through the API).
+#[test]
+fn a_broken_cni_fails_the_cell_and_the_blob_names_it() {
+    let Some((_one, image, dir, kubeconfig)) = kube_test() else {
+        return;
+    };
+    let vars = [
+        ("CLUSTER_ID", "36"),
+        ("DIND_IMAGE", image.as_str()),
+        ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+    ];
+    ok(kdc(&vars, &["up"]));
+    docker(&[
+        "exec",
+        "kube-node-1-cluster-36",
+        "sh",
+        "-c",
+        "rm -f /etc/cni/net.d/*",
+    ]);
+    let artifacts = dir.path().join("artifacts");
+    let o = kdc(
+        &vars,
+        &[
+            "test",
+            "run",
+            "kubernetes",
+            "--use-existing",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+        ],
+    );
+    let stdout = text(&o.stdout);
+    let stderr = fails(o);
+    assert!(
+        stderr.contains("FAIL kubernetes/service-by-name on kube-master-cluster-36"),
+        "{stderr}"
+    );
+    let log = dir.path().join("job.log");
+    std::fs::write(&log, &stdout).unwrap();
+    let split = dir.path().join("split");
+    ok(kdc(
+        &[],
+        &[
+            "split-dump64",
+            "-o",
+            split.to_str().unwrap(),
+            log.to_str().unwrap(),
+        ],
+    ));
+    let nodes = std::fs::read_to_string(split.join("nodes.txt")).unwrap();
+    let node1 = &nodes[nodes
+        .find("Name:               kube-node-1-cluster-36")
+        .unwrap_or_else(|| panic!("{nodes}"))..];
+    assert!(node1.contains("NetworkPluginNotReady"), "{node1}");
+    // The node's CNI section shows the directory empty.
+    let cni = std::fs::read_to_string(split.join("cni-kube-node-1-cluster-36.txt")).unwrap();
+    assert!(!cni.contains("10-kdc.conf"), "{cni}");
+    ok(kdc(&vars, &["clean"]));
+    assert!(labelled("cluster-36").is_empty());
+}
