@@ -450,13 +450,16 @@ async fn ginkgo(
     }
 }
 
-/// Counts finished specs in the growing log: ginkgo prints `•` for each.
+/// Counts finished specs in the growing log: ginkgo prints `•` for each, on lines that can
+/// stay open for minutes (a row of `S` and `•`).
 #[derive(Default)]
 struct Progress {
     offset: u64,
     done: usize,
-    failed: usize,
 }
+
+/// `•` in UTF-8.
+const MARK: &[u8] = "•".as_bytes();
 
 impl Progress {
     fn read(&mut self, path: &Path, events: &Emitter, total: usize) {
@@ -464,22 +467,20 @@ impl Progress {
         let Ok(mut f) = std::fs::File::open(path) else {
             return;
         };
-        if f.seek(SeekFrom::Start(self.offset)).is_err() {
-            return;
-        }
         let mut buf = Vec::new();
-        if f.read_to_end(&mut buf).is_err() {
+        if f.seek(SeekFrom::Start(self.offset)).is_err() || f.read_to_end(&mut buf).is_err() {
             return;
         }
-        // Whole lines only, so a mark is never split between two reads.
-        let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
-            return;
-        };
-        let (done, failed) = count_finished(&String::from_utf8_lossy(&buf[..=end]));
-        self.offset += end as u64 + 1;
+        // Leave a mark cut by the end of what was written for the next read.
+        let keep = (1..MARK.len())
+            .rev()
+            .find(|&k| buf.ends_with(&MARK[..k]))
+            .unwrap_or(0);
+        let whole = &buf[..buf.len() - keep];
+        self.offset += whole.len() as u64;
+        let done = count_finished(whole);
         if done > 0 {
             self.done += done;
-            self.failed += failed;
             events.emit(EventKind::ActionProgress {
                 name: "e2e".into(),
                 done: self.done.min(total),
@@ -489,15 +490,9 @@ impl Progress {
     }
 }
 
-/// Finished specs in a piece of ginkgo's output and how many of them failed (`• [FAILED]`,
-/// `[PANICKED]`, `[TIMEDOUT]`, `[INTERRUPTED]`).
-pub fn count_finished(text: &str) -> (usize, usize) {
-    let done = text.matches('•').count();
-    let failed = ["FAILED", "PANICKED", "TIMEDOUT", "INTERRUPTED"]
-        .iter()
-        .map(|w| text.matches(&format!("• [{w}]")).count())
-        .sum();
-    (done, failed)
+/// Finished specs in a piece of ginkgo's output.
+pub fn count_finished(out: &[u8]) -> usize {
+    out.windows(MARK.len()).filter(|w| *w == MARK).count()
 }
 
 /// Each selected spec as a case: class its sig, name its text, a failure's first error line as
@@ -557,11 +552,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_finished_and_failed_specs_in_ginkgo_output() {
-        let out =
-            "SSSS•SS•\n• [FAILED] [12.3 seconds]\n[sig-network] DNS\n•• [TIMEDOUT] [600 s]\nS\n";
-        assert_eq!(count_finished(out), (5, 2));
-        assert_eq!(count_finished("SSSSSSS\n"), (0, 0));
+    fn counts_finished_specs_in_ginkgo_output_also_on_an_open_line() {
+        let out = "SSSS•SS•\n• [FAILED] [12.3 seconds]\n[sig-network] DNS\n•• [TIMEDOUT] [600 s]\nS";
+        assert_eq!(count_finished(out.as_bytes()), 5);
+        assert_eq!(count_finished(b"SSSSSSS"), 0);
+        // A mark cut by the end of a read is counted once, by the next.
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("e2e.log");
+        let (events, seen) = crate::report::Recorder::emitter();
+        let mut p = Progress::default();
+        std::fs::write(&log, [b"SS".as_slice(), MARK, &MARK[..2]].concat()).unwrap();
+        p.read(&log, &events, 10);
+        assert_eq!(p.done, 1);
+        std::fs::write(&log, [b"SS".as_slice(), MARK, MARK, b"S"].concat()).unwrap();
+        p.read(&log, &events, 10);
+        assert_eq!(p.done, 2);
+        let last = seen.events().into_iter().last().unwrap().kind;
+        assert_eq!(
+            last,
+            EventKind::ActionProgress {
+                name: "e2e".into(),
+                done: 2,
+                total: 10
+            }
+        );
     }
 
     #[test]
