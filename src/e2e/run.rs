@@ -553,7 +553,8 @@ mod tests {
 
     #[test]
     fn counts_finished_specs_in_ginkgo_output_also_on_an_open_line() {
-        let out = "SSSS•SS•\n• [FAILED] [12.3 seconds]\n[sig-network] DNS\n•• [TIMEDOUT] [600 s]\nS";
+        let out =
+            "SSSS•SS•\n• [FAILED] [12.3 seconds]\n[sig-network] DNS\n•• [TIMEDOUT] [600 s]\nS";
         assert_eq!(count_finished(out.as_bytes()), 5);
         assert_eq!(count_finished(b"SSSSSSS"), 0);
         // A mark cut by the end of a read is counted once, by the next.
