@@ -50,22 +50,6 @@ fn pause(d: Duration) {
     }
 }
 
-/// The test hook: delays for decoders started on this thread.
-#[cfg(test)]
-pub(super) mod pace {
-    use std::cell::Cell;
-    use std::time::Duration;
-
-    thread_local! {
-        pub(super) static PACE: Cell<super::Pace> = Cell::new(super::Pace::default());
-    }
-
-    /// Sets the delays of the decoders this thread starts from now on.
-    pub(crate) fn set(decoder: Duration, scanner: Duration) {
-        PACE.set(super::Pace { decoder, scanner });
-    }
-}
-
 /// `(end, line)`: the bytes of a buffer up to `end` (from the previous entry's end) belong to
 /// log line `line`.
 type Lines = Vec<(usize, u64)>;
@@ -325,5 +309,21 @@ fn decode(mut stream: Stream, input: Receiver<Input>, output: SyncSender<Output>
         if !send(Output::Consumed(stream.total_in())) {
             return;
         }
+    }
+}
+
+/// The test hook: delays for decoders started on this thread.
+#[cfg(test)]
+pub(super) mod pace {
+    use std::cell::Cell;
+    use std::time::Duration;
+
+    thread_local! {
+        pub(super) static PACE: Cell<super::Pace> = Cell::new(super::Pace::default());
+    }
+
+    /// Sets the delays of the decoders this thread starts from now on.
+    pub(crate) fn set(decoder: Duration, scanner: Duration) {
+        PACE.set(super::Pace { decoder, scanner });
     }
 }

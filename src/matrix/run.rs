@@ -242,6 +242,7 @@ pub struct RunOptions {
 
 /// Runs the planned cells; `done` gets each cell as it ends (in the order they end). Returns
 /// the cells in matrix order.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     provider: &dyn Provider,
     exec: &dyn NodeExec,
