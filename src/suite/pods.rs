@@ -99,8 +99,12 @@ pub fn manifest(plan: &Plan) -> String {
             })
         })
         .collect();
-    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
-    serde_json::to_string_pretty(&list).expect("a JSON value serialises")
+    // One line per pod: the JUnit step shows the manifest.
+    let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    format!(
+        "{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n{}\n]}}",
+        items.join(",\n")
+    )
 }
 
 /// The master's script that starts the pods: the pods of an earlier run go first (deleted at
@@ -224,7 +228,7 @@ fn addresses(pod: &serde_json::Value) -> Vec<IpAddr> {
 }
 
 /// `pod kdc-pod-on-kube-node-1 is not Ready after 120s: Pending; container pod waiting:
-/// ErrImageNeverPull (…); events: Failed: …`.
+/// ErrImageNeverPull (…); events: Failed: …` — the last three distinct events of this pod.
 fn not_ready(
     name: &str,
     pod: &serde_json::Value,
@@ -268,9 +272,14 @@ fn not_ready(
         }
         parts.push(s);
     }
+    // Events outlive their pod: an earlier run's pod of the same name has its own UID.
+    let uid = &pod["metadata"]["uid"];
     let mine: Vec<String> = events
         .iter()
-        .filter(|e| e["involvedObject"]["name"] == name)
+        .filter(|e| {
+            let about = &e["involvedObject"];
+            about["name"] == name && (uid.is_null() || about["uid"] == *uid)
+        })
         .map(|e| format!("{}: {}", text(&e["reason"]), text(&e["message"]).trim()))
         .collect();
     let mut seen = Vec::new();

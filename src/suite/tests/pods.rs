@@ -121,7 +121,8 @@ fn pod_json(name: &str, ips: &[&str], waiting: Option<(&str, &str)>) -> serde_js
             "state": {"waiting": {"reason": reason, "message": message}},
         }]);
     }
-    serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "status": status})
+    let uid = format!("uid-{name}");
+    serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "uid": uid}, "status": status})
 }
 
 fn list(items: Vec<serde_json::Value>) -> String {
@@ -133,13 +134,22 @@ const NEVER_PULL: (&str, &str) = (
     "Container image \"kdc.local/pod:1\" is not present with pull policy of Never",
 );
 
-/// The events of a pod that cannot start, and one of another object.
+/// The events of a pod that cannot start, one of another pod, and one of an earlier run's pod of
+/// the same name (another UID).
 fn events_json() -> String {
     let ev = |name: &str, reason: &str, message: &str| {
-        serde_json::json!({"kind": "Event", "involvedObject": {"kind": "Pod", "name": name},
+        serde_json::json!({"kind": "Event",
+            "involvedObject": {"kind": "Pod", "name": name, "uid": format!("uid-{name}")},
             "reason": reason, "message": message})
     };
+    let mut earlier = ev(
+        "kdc-pod-on-kube-node-1",
+        "Killing",
+        "Stopping container pod",
+    );
+    earlier["involvedObject"]["uid"] = "uid-of-an-earlier-run".into();
     list(vec![
+        earlier,
         ev("kdc-pod-on-kube-node-1", "Failed", NEVER_PULL.1),
         ev("kdc-pod-on-kube-master", "Started", "Started container pod"),
         ev(
