@@ -1,7 +1,8 @@
 //! Live tests of the kubeadm bootstrapper: real Kubernetes (the default release) on 1 master and
 //! 2 workers in every IP mode, read by the host's real kubectl through the kubeconfig kdc wrote;
 //! down + up restores without kubeadm; clean leaves nothing, kubeconfig entries included.
-//! Each test has its own CLUSTER_ID (30-39) and its own kubeconfig file.
+//! The machine suites' pod checks run in real pods on such a cluster. Each test has its own
+//! CLUSTER_ID (30-39) and its own kubeconfig file.
 
 mod common;
 
@@ -309,4 +310,75 @@ fn a_broken_cni_fails_the_cell_and_the_blob_names_it() {
     assert!(!cni.contains("10-kdc.conf"), "{cni}");
     ok(kdc(&vars, &["clean"]));
     assert!(labelled("cluster-36").is_empty());
+}
+
+/// The ipv6 suite on a kubeadm cluster runs its pod checks in real pods, `kdc-pod-on-<node>`,
+/// through `kubectl exec` on the master (the JUnit shows it), all passing; the pods' start is
+/// the `Pods` step; the cell removes the cluster.
+#[test]
+fn the_ipv6_suites_pod_checks_run_in_real_pods() {
+    let Some((_one, image, dir, kubeconfig)) = kube_test() else {
+        return;
+    };
+    let id = "37";
+    let vars = [
+        ("CLUSTER_ID", id),
+        ("DIND_IMAGE", image.as_str()),
+        ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+    ];
+    let artifacts = dir.path().join("artifacts");
+    let out = ok(kdc(
+        &vars,
+        &[
+            "test",
+            "run",
+            "ipv6",
+            "--bootstrapper",
+            "kubeadm",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        out.contains("ipv6: 39 passed, 0 failed, 8 skipped"),
+        "{out}"
+    );
+    let junit = std::fs::read_to_string(artifacts.join("junit_kdc.xml")).unwrap();
+    let cases = junit_cases(&junit);
+    let master = format!("kube-master-cluster-{id}");
+    let pods_step = cases
+        .iter()
+        .find(|c| c.0 == "Pods" && c.1 == "kdc")
+        .expect("a Pods step");
+    let workers = [1, 2].map(|n| format!("kube-node-{n}-cluster-{id}"));
+    for n in [&master, &workers[0], &workers[1]] {
+        assert!(
+            pods_step
+                .2
+                .contains(&format!("kdc-pod-on-{n}: Ready, fd00:")),
+            "{}",
+            pods_step.2
+        );
+    }
+    let mut ran = 0;
+    for (name, class, output) in &cases {
+        let Some(node) = name.split(" on pod on ").nth(1) else {
+            continue;
+        };
+        assert_eq!(class, "ipv6");
+        if output.is_empty() {
+            // Skipped (DIND_ALLOW_AAAA_USE): nothing ran.
+            continue;
+        }
+        let exec = format!(
+            "$ docker exec {master} bash -c 'kubectl --kubeconfig /etc/kubernetes/admin.conf -n default exec kdc-pod-on-{node} -- bash -c "
+        );
+        assert!(output.starts_with(&exec), "{name}: {output}");
+        assert!(output.contains("\n(exit "), "{name}: {output}");
+        ran += 1;
+    }
+    // dns64 (3 checks), pod-to-pod (2), pod-to-node, nat64 (2 checks), external-dualstack.
+    assert_eq!(ran, 3 * 3 + 2 + 1 + 2 * 3 + 3, "{junit}");
+    assert!(!junit.contains("<failure"), "{junit}");
+    assert!(labelled(&format!("cluster-{id}")).is_empty());
 }

@@ -100,8 +100,9 @@ pub async fn up(
         actions.push(Box::new(actions::Systemd));
         actions.push(Box::new(actions::SupportReady));
         actions.push(Box::new(actions::NodeNetwork));
-        // The suites' pod checks run in these CNI sandboxes on every cluster; Kubernetes pods
-        // share the node's CNI config and address pool with them.
+        // The suites' pod checks run in these CNI sandboxes on a cluster without Kubernetes (with
+        // it in kdc's pods, see `suite::pods`); Kubernetes pods share the node's CNI config and
+        // address pool with them.
         if plan.cni_plugin.supports_ipv6_pods() {
             actions.push(Box::new(actions::Sandboxes));
         }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::Suite;
+use super::pods::{self, Pods};
 use super::runner::{self, Stats, Target};
 use crate::cluster::{self, UpOptions};
 use crate::dump::live::{self, Target as DumpTarget};
@@ -179,23 +180,66 @@ pub async fn run(
         step_case(events, "Up", t, Outcome::Failed { message }, output);
     }
 
-    // The suites.
+    // The suites. On Kubernetes their pod cases run in kdc's pods, started here (a `Pods`
+    // step) when a pod case would run, and removed after the checks, also when interrupted.
     if !result.up_failed && !result.interrupted && !suites.is_empty() {
         let routes = crate::cluster::host_routes::container_name(plan);
-        let target = Target {
+        let mut target = Target {
             exec,
             plan,
             targets: opts.targets,
             host_possible: opts.host_possible.clone(),
             host_routes: matches!(provider.container(&routes).await, Ok(Some(c)) if c.state == "running"),
+            pods: Pods::Sandboxes,
+        };
+        let kube = match pods::kubernetes(exec, plan).await {
+            Ok(kube) => kube,
+            Err(why) => {
+                events.note(format!("{why}; pod checks run in the CNI sandboxes"));
+                false
+            }
+        };
+        if kube {
+            target.pods = Pods::Kubernetes(Default::default());
+        }
+        let kube_pods = kube && runner::wants_pods(&target, suites);
+        let checks = async {
+            if kube_pods {
+                let t = Instant::now();
+                events.emit(EventKind::ActionStarted {
+                    name: "pods".into(),
+                    detail: format!("Starting kdc's pod on each node ({})", plan.master().name),
+                });
+                let started = pods::start(exec, plan, pods::READY_TIMEOUT).await;
+                let problems = started.problems();
+                events.emit(EventKind::ActionFinished {
+                    name: "pods".into(),
+                    detail: "Starting kdc's pod on each node".into(),
+                    elapsed: t.elapsed(),
+                    error: (!problems.is_empty()).then(|| problems.join("; ")),
+                });
+                let outcome = if problems.is_empty() {
+                    Outcome::Passed
+                } else {
+                    Outcome::Failed {
+                        message: problems.join("; "),
+                    }
+                };
+                step_case(events, "Pods", t, outcome, started.transcript.clone());
+                target.pods = Pods::Kubernetes(started.pods);
+            }
+            run_checks(&target, suites, events, &tap, opts.retries).await
         };
         tokio::select! {
-            (stats, flaky) = run_checks(&target, suites, events, &tap, opts.retries) => {
+            (stats, flaky) = checks => {
                 result.stats = stats;
                 result.flaky = flaky;
             }
-            // Checks create nothing: abandoning them loses nothing.
+            // Checks create nothing but kdc's pods, which go below.
             _ = stop.wait() => result.interrupted = true,
+        }
+        if kube_pods && let Err(why) = pods::delete(exec, plan).await {
+            events.note(why);
         }
     }
     if let Some(e2e) = opts

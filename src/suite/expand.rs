@@ -34,9 +34,10 @@ pub struct Facts<'a> {
     pub targets: TargetsKind,
     /// Internet targets only: name → the addresses the runner resolved on the host, or why not.
     pub target_addresses: BTreeMap<String, Result<Vec<IpAddr>, String>>,
-    /// Node container name → its pod sandbox's addresses, or why there are none.
+    /// Node container name → its pod's addresses (the CNI sandbox's, or on Kubernetes kdc's
+    /// pod's), or why there are none.
     pub pods: BTreeMap<String, Result<Vec<IpAddr>, String>>,
-    /// Whether pod sandboxes exist at all (`Err("CNI_PLUGIN=calico needs Kubernetes to run
+    /// Whether pods exist at all (`Err("CNI_PLUGIN=calico needs Kubernetes to run
     /// pods")`): every pod case is skipped with this reason.
     pub pods_possible: Result<(), String>,
     /// Whether kdc can check from the host (`Err("the engine is remote: …")`): every host case
@@ -69,7 +70,8 @@ pub enum Where {
     Host,
     /// A node, by container name.
     Node(String),
-    /// A node's pod sandbox, by the node's container name.
+    /// A node's pod (its CNI sandbox, or on Kubernetes kdc's pod on it), by the node's
+    /// container name.
     Pod(String),
 }
 

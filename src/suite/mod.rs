@@ -17,6 +17,7 @@ mod judge;
 mod list;
 pub(crate) mod model;
 pub(crate) mod parse;
+pub mod pods;
 pub mod runner;
 mod template;
 

@@ -89,7 +89,8 @@ pub enum Place {
     /// Every node.
     Nodes,
     Node(NodeRef),
-    /// The pod sandbox (network namespace `pod`) of every node.
+    /// The pod of every node: its CNI sandbox (network namespace `pod`), or on Kubernetes
+    /// kdc's pod on it.
     Pods,
     Pod(NodeRef),
 }

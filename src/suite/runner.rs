@@ -1,5 +1,7 @@
 //! Running suites against a cluster: the cases of every node and its pod in one command per
-//! node, the host's cases in kdc itself, all at once; judging; events for the reporters.
+//! node, the host's cases in kdc itself, all at once; judging; events for the reporters. On a
+//! Kubernetes cluster the pod cases run in kdc's pods instead (see [`super::pods`]): as
+//! `kubectl exec` commands in the master's one command.
 //!
 //! Each `docker exec` costs the engine about 30 ms of CPU, and on two cores that, not the
 //! checks, bounds a suite (measured: 17 checks one exec after another 2.1-2.4 s, one exec per
@@ -16,6 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::model::Family;
+use super::pods::{self, Pods};
 use super::{Answers, Case, Facts, Raw, Run, Suite, TargetsKind, Where, expand, judge, shell};
 use crate::cluster::actions::sandboxes;
 use crate::plan::Plan;
@@ -53,6 +56,8 @@ pub struct Target<'a> {
     pub host_possible: Result<(), String>,
     /// Whether the cluster holds host routes (`--host-routes`).
     pub host_routes: bool,
+    /// Where pod cases run: the nodes' CNI sandboxes, or kdc's pods on Kubernetes.
+    pub pods: Pods,
 }
 
 /// The runner inside a node: cases come on stdin as `index<TAB>seconds<TAB>base64 of the
@@ -103,29 +108,62 @@ pub async fn pod_facts(
         .collect()
 }
 
-/// Runs the selected checks of `suites` on the target and judges them; every case is reported
-/// as a `CaseFinished` event (class = the suite's name).
-pub async fn run(target: &Target<'_>, suites: &[(Suite, Vec<String>)], events: &Emitter) -> Stats {
+/// Whether pod cases can run here, and why not: kdc's sandboxes are made by the bridge and ptp
+/// plugins only; on Kubernetes kubelet runs the pods, whatever the plugin.
+fn pods_possible(target: &Target<'_>) -> Result<(), String> {
     let plan = target.plan;
-    let pods_possible = if plan.cni_plugin.supports_ipv6_pods() {
+    if matches!(target.pods, Pods::Kubernetes(_)) || plan.cni_plugin.supports_ipv6_pods() {
         Ok(())
     } else {
         Err(format!(
             "CNI_PLUGIN={} needs Kubernetes to run pods; kdc's pod sandboxes are for bridge and ptp",
             plan.cni_plugin.as_str()
         ))
-    };
-    let pods = if pods_possible.is_ok() {
-        pod_facts(target.exec, plan).await
-    } else {
-        BTreeMap::new()
-    };
+    }
+}
+
+/// The facts of the target, with these pods.
+fn facts<'a>(
+    target: &Target<'a>,
+    pods: BTreeMap<String, Result<Vec<IpAddr>, String>>,
+) -> Facts<'a> {
+    let plan = target.plan;
     let mut facts = Facts::new(plan, plan.dns.real_aaaa);
     facts.targets = target.targets;
     facts.pods = pods;
-    facts.pods_possible = pods_possible;
+    facts.pods_possible = pods_possible(target);
     facts.host_possible = target.host_possible.clone();
     facts.host_routes = target.host_routes;
+    facts
+}
+
+/// Whether the selected checks have a pod case that would run on this cluster if every node
+/// had a pod: then kdc starts its pods on a Kubernetes cluster (on every node, since a pod case
+/// may name another node's pod address). The pods stand in with their nodes' addresses here.
+pub fn wants_pods(target: &Target<'_>, suites: &[(Suite, Vec<String>)]) -> bool {
+    let stand_in = target
+        .plan
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), Ok(n.addresses.clone())))
+        .collect();
+    let facts = facts(target, stand_in);
+    suites
+        .iter()
+        .flat_map(|(suite, checks)| expand(suite, checks, &facts))
+        .any(|c| matches!(c.place, Where::Pod(_)) && c.skip.is_none())
+}
+
+/// Runs the selected checks of `suites` on the target and judges them; every case is reported
+/// as a `CaseFinished` event (class = the suite's name).
+pub async fn run(target: &Target<'_>, suites: &[(Suite, Vec<String>)], events: &Emitter) -> Stats {
+    let plan = target.plan;
+    let pods = match &target.pods {
+        Pods::Kubernetes(pods) => pods.clone(),
+        Pods::Sandboxes if pods_possible(target).is_ok() => pod_facts(target.exec, plan).await,
+        Pods::Sandboxes => BTreeMap::new(),
+    };
+    let mut facts = facts(target, pods);
     if target.targets == TargetsKind::Internet {
         facts.target_addresses = internet_targets().await;
     }
@@ -173,7 +211,7 @@ pub async fn run(target: &Target<'_>, suites: &[(Suite, Vec<String>)], events: &
             Fate::Done(raw) => (
                 judge(case, raw, &answers),
                 raw.elapsed,
-                transcript(case, raw),
+                transcript(case, raw, target),
             ),
             Fate::Lost(why) => (
                 Outcome::Failed {
@@ -181,6 +219,13 @@ pub async fn run(target: &Target<'_>, suites: &[(Suite, Vec<String>)], events: &
                 },
                 Duration::ZERO,
                 String::new(),
+            ),
+            Fate::Unrun(raw, why) => (
+                Outcome::Failed {
+                    message: format!("{}: {why}", super::describe(case)),
+                },
+                raw.elapsed,
+                transcript(case, raw, target),
             ),
         };
         stats.add(&outcome);
@@ -201,16 +246,32 @@ pub async fn run(target: &Target<'_>, suites: &[(Suite, Vec<String>)], events: &
     stats
 }
 
+/// Where a node or pod case runs and the command it runs there: its node, or on Kubernetes
+/// for a pod case the master, with `kubectl exec` into the node's pod. `None` for host cases.
+fn placement(case: &Case, target: &Target<'_>) -> Option<(String, String)> {
+    let cmd = shell(case)?;
+    match (&case.place, &target.pods) {
+        (Where::Pod(n), Pods::Kubernetes(_)) => {
+            let inner = super::checks::command(case)?;
+            Some((
+                target.plan.master().name.clone(),
+                pods::exec_command(n, &inner),
+            ))
+        }
+        (place, _) => Some((place.node()?.to_string(), cmd)),
+    }
+}
+
 /// What a case ran and what came back, for JUnit's system-out.
-fn transcript(case: &Case, raw: &Raw) -> String {
-    let ran = match (&case.place, shell(case)) {
-        (Where::Node(n), Some(cmd)) | (Where::Pod(n), Some(cmd)) => {
+fn transcript(case: &Case, raw: &Raw, target: &Target<'_>) -> String {
+    let ran = match placement(case, target) {
+        Some((node, cmd)) => {
             format!(
-                "$ docker exec {n} bash -c {}",
+                "$ docker exec {node} bash -c {}",
                 crate::runtime::shell_quote(&cmd)
             )
         }
-        _ => format!("kdc: {}", super::describe(case)),
+        None => format!("kdc: {}", super::describe(case)),
     };
     format!(
         "{ran}\n{}\n(exit {}, {:.3}s{})\n",
@@ -229,18 +290,36 @@ enum Fate {
     Done(Raw),
     /// The node's runner could not run it or gave no result: why.
     Lost(String),
+    /// Its command ran but could not run the check (kubectl could not exec into the pod): what
+    /// came back, and why.
+    Unrun(Raw, String),
 }
 
 /// Runs every case that is not skipped: one exec per node, the host's in kdc, all at once.
 async fn execute(target: &Target<'_>, cases: &[Case], events: &Emitter, total: usize) -> Vec<Fate> {
-    let mut by_node: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut by_node: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut host = Vec::new();
+    // Pod cases whose pod is not there: why.
+    let mut missing: Vec<(usize, String)> = Vec::new();
     for (i, c) in cases.iter().enumerate() {
         if c.skip.is_some() {
             continue;
         }
-        match c.place.node() {
-            Some(n) => by_node.entry(n).or_default().push(i),
+        if let (Where::Pod(n), Pods::Kubernetes(pods)) = (&c.place, &target.pods) {
+            match pods.get(n) {
+                Some(Ok(_)) => {}
+                Some(Err(why)) => {
+                    missing.push((i, why.clone()));
+                    continue;
+                }
+                None => {
+                    missing.push((i, format!("kdc started no pod on {n}")));
+                    continue;
+                }
+            }
+        }
+        match placement(c, target) {
+            Some((node, _)) => by_node.entry(node).or_default().push(i),
             None => host.push(i),
         }
     }
@@ -256,7 +335,7 @@ async fn execute(target: &Target<'_>, cases: &[Case], events: &Emitter, total: u
     let nodes = by_node.iter().map(|(node, idx)| {
         let progress = &progress;
         async move {
-            let r = run_on_node(target.exec, node, cases, idx).await;
+            let r = run_on_node(target, node, cases, idx).await;
             progress(idx.len());
             r
         }
@@ -283,21 +362,25 @@ async fn execute(target: &Target<'_>, cases: &[Case], events: &Emitter, total: u
     for (i, ran) in host_results {
         out[i] = ran;
     }
+    for (i, why) in missing {
+        out[i] = Fate::Lost(why);
+    }
     out
 }
 
 /// One exec in `node` running the cases `idx` concurrently.
 async fn run_on_node(
-    exec: &dyn NodeExec,
+    target: &Target<'_>,
     node: &str,
     cases: &[Case],
     idx: &[usize],
 ) -> Vec<(usize, Fate)> {
+    let exec = target.exec;
     let mut input = String::new();
     let mut longest = Duration::ZERO;
     for &i in idx {
         let c = &cases[i];
-        let cmd = shell(c).expect("node and pod cases have a command");
+        let (_, cmd) = placement(c, target).expect("node and pod cases have a command");
         longest = longest.max(c.timeout);
         input += &format!(
             "{i}\t{:.3}\t{}\n",
@@ -340,17 +423,22 @@ async fn run_on_node(
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         let elapsed = Duration::from_millis(ms);
-        results.push((
-            i,
-            Fate::Done(Raw {
-                code,
-                output,
-                elapsed,
-                // `timeout` exits 124 (137 after its KILL); a command may exit 124 itself, but
-                // not only after its whole time.
-                timed_out: matches!(code, 124 | 137) && elapsed >= cases[i].timeout,
-            }),
-        ));
+        let raw = Raw {
+            code,
+            output,
+            elapsed,
+            // `timeout` exits 124 (137 after its KILL); a command may exit 124 itself, but
+            // not only after its whole time.
+            timed_out: matches!(code, 124 | 137) && elapsed >= cases[i].timeout,
+        };
+        let fate = match (&cases[i].place, &target.pods) {
+            (Where::Pod(n), Pods::Kubernetes(_)) => match pods::exec_result(raw.clone(), n) {
+                Ok(raw) => Fate::Done(raw),
+                Err(why) => Fate::Unrun(raw, why),
+            },
+            _ => Fate::Done(raw),
+        };
+        results.push((i, fate));
     }
     // A case without a result line: the runner died before printing it.
     for &i in idx {

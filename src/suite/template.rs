@@ -66,7 +66,7 @@ pub enum Var {
     NodeAddr(NodeRef, Family),
     /// `{node.node-1.name}`: a node's container (and host) name.
     NodeName(NodeRef),
-    /// `{pod.node-1.ipv4}`: the address of a node's pod sandbox (known at run time).
+    /// `{pod.node-1.ipv4}`: the address of a node's pod (known at run time).
     PodAddr(NodeRef, Family),
     /// `{dns.ipv4}`: bind9's address.
     DnsAddr(Family),

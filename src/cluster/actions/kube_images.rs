@@ -52,7 +52,8 @@ pub fn script(images: &[(&'static str, String)]) -> String {
     s
 }
 
-/// The image of the kubernetes suite's pods (`kdc-pod-run` in the node image).
+/// The image of kdc's pods: the kubernetes suite's (`kdc-pod-run` in the node image) and the
+/// machine suites' pod checks on Kubernetes (`suite::pods`).
 pub const POD_IMAGE: &str = "kdc.local/pod:1";
 
 #[async_trait::async_trait]

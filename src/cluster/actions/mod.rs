@@ -21,7 +21,7 @@ mod wait_ready;
 
 pub use host_routes::HostRoutes;
 pub use image::Image;
-pub use kube_images::KubeImages;
+pub use kube_images::{KubeImages, POD_IMAGE};
 pub use kubeadm_config::{KubeadmConfig, POD_RESOLV_CONF};
 pub use kubeadm_init::{ADMIN_CONF, KubeadmInit};
 pub use kubeadm_join::KubeadmJoin;

@@ -1,7 +1,8 @@
-//! A pod sandbox per node, on a cluster without Kubernetes: a network namespace `pod` set up by
-//! the real CNI plugins exactly as a container runtime calls them (`CNI_COMMAND=ADD`, the config
-//! on stdin), with the cluster's name server as its resolver. The suites' pod checks run in it
-//! (`ip netns exec pod …`); with Kubernetes (later) the same checks run in real pods.
+//! A pod sandbox per node: a network namespace `pod` set up by the real CNI plugins exactly as a
+//! container runtime calls them (`CNI_COMMAND=ADD`, the config on stdin), with the cluster's
+//! name server as its resolver. On a cluster without Kubernetes the suites' pod checks run in it
+//! (`ip netns exec pod …`); with Kubernetes they run in real pods (`suite::pods`), and the
+//! sandbox is only made.
 
 use std::net::IpAddr;
 

@@ -1,5 +1,6 @@
 //! `command = ["argv", …]`: a command in a node (argv as shell words) or a pod (the same under
-//! `ip netns exec pod`). Never on the host: kdc runs no local commands for suites.
+//! `ip netns exec pod`, or `kubectl exec` on Kubernetes). Never on the host: kdc runs no local
+//! commands for suites.
 
 use toml::Spanned;
 use toml::de::DeValue;

@@ -1,6 +1,7 @@
 //! `lookup = { name = T, type = "A" | "AAAA", via = "getent" | "dig" }`: a name's addresses of one
 //! family, as a node (getent: its resolv.conf, what applications get), a pod (dig: its name
-//! server directly) or the host (kdc asks the cluster's bind9) sees them.
+//! server directly: bind9 in a CNI sandbox, CoreDNS in a Kubernetes pod) or the host (kdc asks
+//! the cluster's bind9) sees them.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};

@@ -70,14 +70,11 @@ pub(crate) fn resolve_run(a: &Action, place: &Where, facts: &Facts) -> (Run, Opt
     }
 }
 
-/// The `bash -c` command line of a node or pod case (pods: wrapped in `ip netns exec pod`);
-/// `None` for host cases, which kdc runs itself.
+/// The `bash -c` command line of a node or pod case as it runs in a node: a pod case wrapped
+/// in `ip netns exec pod` (the node's CNI sandbox; on Kubernetes the runner runs [`command`] in
+/// kdc's pod instead). `None` for host cases, which kdc runs itself.
 pub fn shell(case: &Case) -> Option<String> {
-    let cmd = match &case.run {
-        Run::Lookup { name, family, via } => lookup::shell(name, *family, *via),
-        Run::Ping { to, family } => ping::shell(to, *family, &case.expect),
-        Run::Command { argv } => command::shell(argv),
-    };
+    let cmd = command(case)?;
     match &case.place {
         Where::Host => None,
         Where::Node(_) => Some(cmd),
@@ -86,6 +83,19 @@ pub fn shell(case: &Case) -> Option<String> {
             crate::runtime::shell_quote(&cmd)
         )),
     }
+}
+
+/// The command of a node or pod case itself, as it runs where the case is (a node, a pod);
+/// `None` for host cases.
+pub fn command(case: &Case) -> Option<String> {
+    if case.place == Where::Host {
+        return None;
+    }
+    Some(match &case.run {
+        Run::Lookup { name, family, via } => lookup::shell(name, *family, *via),
+        Run::Ping { to, family } => ping::shell(to, *family, &case.expect),
+        Run::Command { argv } => command::shell(argv),
+    })
 }
 
 /// What ran where, as failure messages begin.

@@ -5,6 +5,7 @@ mod cell;
 mod expand;
 mod judge;
 mod parse;
+mod pods;
 mod runner;
 
 use std::path::PathBuf;

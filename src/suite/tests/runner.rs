@@ -95,6 +95,7 @@ fn run_with(fake: &Fake, plan: &Plan, text: &str) -> (runner::Stats, Recorder) {
         targets: TargetsKind::Local,
         host_possible: Err("the engine is remote".into()),
         host_routes: false,
+        pods: crate::suite::pods::Pods::Sandboxes,
     };
     let stats = tokio::runtime::Builder::new_current_thread()
         .enable_all()
