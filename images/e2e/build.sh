@@ -112,16 +112,20 @@ agnhost_lines=(
     'ENTRYPOINT ["/agnhost"]'
     'CMD ["pause"]'
 )
-busybox() { # tag: busybox alone, as upstream's image is
+busybox() { # tag: busybox's applets, static, as upstream's image; sh is a static bash, because
+    # busybox's ash drops environment variables whose names are not shell identifiers
+    # (`data-1`, `1-x`), which the Secrets and ConfigMap env specs run `sh -c env` to see.
     local root="$stage/busybox"
     mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/var/spool/mail" "$root/home"
     chmod 1777 "$root/tmp"
     c="$(docker create kdc/e2e-base:bookworm true)"
     docker cp -q "$c:/bin/busybox" "$root/bin/busybox"
+    docker cp -q "$c:/bin/bash-static" "$root/bin/bash"
     docker rm -f "$c" >/dev/null
     "$root/bin/busybox" --list | while read -r applet; do
-        [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+        case "$applet" in busybox | sh | bash) ;; *) ln -sf busybox "$root/bin/$applet" ;; esac
     done
+    ln -sf bash "$root/bin/sh"
     printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$root/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
     tar --numeric-owner --owner=0 --group=0 -C "$root" -c . \
