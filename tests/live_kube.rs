@@ -312,6 +312,39 @@ fn a_broken_cni_fails_the_cell_and_the_blob_names_it() {
     assert!(labelled("cluster-36").is_empty());
 }
 
+/// `(name, classname, system-out)` of every test case of a JUnit file kdc wrote (its own
+/// escaping: `&apos;`, `&quot;`, `&lt;`, `&gt;`, `&amp;`).
+fn junit_cases(xml: &str) -> Vec<(String, String, String)> {
+    let unescape = |s: &str| {
+        s.replace("&apos;", "'")
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    let attr = |tag: &str, key: &str| {
+        let from = tag.find(&format!("{key}=\""))? + key.len() + 2;
+        let len = tag[from..].find('"')?;
+        Some(unescape(&tag[from..from + len]))
+    };
+    xml.split("<testcase ")
+        .skip(1)
+        .map(|case| {
+            let tag = &case[..case.find('>').unwrap()];
+            let out = case
+                .split_once("<system-out>")
+                .and_then(|(_, rest)| rest.split_once("</system-out>"))
+                .map(|(o, _)| unescape(o))
+                .unwrap_or_default();
+            (
+                attr(tag, "name").unwrap(),
+                attr(tag, "classname").unwrap(),
+                out,
+            )
+        })
+        .collect()
+}
+
 /// The ipv6 suite on a kubeadm cluster runs its pod checks in real pods, `kdc-pod-on-<node>`,
 /// through `kubectl exec` on the master (the JUnit shows it), all passing; the pods' start is
 /// the `Pods` step; the cell removes the cluster.

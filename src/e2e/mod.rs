@@ -178,11 +178,17 @@ pub struct Bundle {
 
 /// A spec pattern to skip and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageSkip {
+pub struct Skip {
     pub pattern: String,
-    pub image: String,
     pub reason: String,
 }
+
+/// Specs that cannot pass on a cluster without a registry whatever the bundle holds, by a
+/// pattern of their names, and why.
+pub const NEEDS_REGISTRY: &[(&str, &str)] = &[(
+    r"ImageVolume .*pull policy of Always",
+    "pulls its image with imagePullPolicy Always: that needs a registry, and kdc's clusters are offline (the image is in every node, but Always pulls regardless)",
+)];
 
 impl Bundle {
     /// Reads `<bundles>/<release>`. The error says how to build it.
@@ -233,16 +239,22 @@ impl Bundle {
         self.dir.join("bin").join(name)
     }
 
-    /// The spec patterns to skip because their image is not in the bundle, with the reason.
-    pub fn image_skips(&self) -> Vec<ImageSkip> {
-        let mut out: Vec<ImageSkip> = Vec::new();
+    /// The spec patterns to skip, with the reason: those that need an image not in the bundle,
+    /// and those that need a registry.
+    pub fn skips(&self) -> Vec<Skip> {
+        let mut out: Vec<Skip> = NEEDS_REGISTRY
+            .iter()
+            .map(|(pattern, why)| Skip {
+                pattern: pattern.to_string(),
+                reason: why.to_string(),
+            })
+            .collect();
         for (needle, pattern) in NEEDS_IMAGE {
             if let Some((image, why)) = self.unbuilt.iter().find(|(i, _)| i.contains(needle))
                 && !out.iter().any(|s| s.pattern == *pattern)
             {
-                out.push(ImageSkip {
+                out.push(Skip {
                     pattern: pattern.to_string(),
-                    image: image.clone(),
                     reason: format!("needs {image}, which kdc does not build: {why}"),
                 });
             }
@@ -348,12 +360,13 @@ mod tests {
         let bundle = Bundle::open(dir.path(), "v1.36.3").unwrap();
         assert_eq!(bundle.inputs, "abc");
         assert_eq!(bundle.images.len(), 1);
-        let skips = bundle.image_skips();
-        // The NFS pattern once, with the first image that needs it.
-        assert_eq!(skips.len(), 1, "{skips:?}");
-        assert_eq!(skips[0].pattern, r"NFS|\[Driver: nfs\]");
+        let skips = bundle.skips();
+        // The registry's, then the NFS pattern once, with the first image that needs it.
+        assert_eq!(skips.len(), 2, "{skips:?}");
+        assert_eq!(skips[0].pattern, NEEDS_REGISTRY[0].0);
+        assert_eq!(skips[1].pattern, r"NFS|\[Driver: nfs\]");
         assert_eq!(
-            skips[0].reason,
+            skips[1].reason,
             "needs registry.k8s.io/e2e-test-images/volume/nfs:1.6.0, which kdc does not build: an NFS server"
         );
     }

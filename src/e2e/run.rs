@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::junit::{self, E2eRun, Spec, Status};
-use super::{Bundle, E2eOptions, ImageSkip, Selection};
+use super::{Bundle, E2eOptions, Selection, Skip};
 use crate::cluster;
 use crate::node;
 use crate::plan::Plan;
@@ -98,7 +98,7 @@ async fn run_steps(
         })?;
     let bundle = Bundle::open(&opts.bundles, &release)?;
     let selection = Selection::of(opts);
-    let image_skips = bundle.image_skips();
+    let skips = bundle.skips();
 
     step(
         events,
@@ -142,7 +142,7 @@ async fn run_steps(
         .specs
         .iter()
         .filter(|s| s.selected())
-        .partition(|s| image_skip(&image_skips, &s.text).is_none());
+        .partition(|s| skip_of(&skips, &s.text).is_none());
     if runnable.is_empty() && missing.is_empty() {
         return Err(format!(
             "focus {} (skip {}) selects no spec of e2e.test {release}",
@@ -150,7 +150,7 @@ async fn run_steps(
         ));
     }
     for s in &missing {
-        let why = image_skip(&image_skips, &s.text).expect("partitioned by it");
+        let why = skip_of(&skips, &s.text).expect("partitioned by it");
         let outcome = Outcome::Skipped {
             reason: why.reason.clone(),
         };
@@ -167,7 +167,7 @@ async fn run_steps(
         return Ok(());
     }
 
-    let patterns: Vec<&str> = image_skips.iter().map(|s| s.pattern.as_str()).collect();
+    let patterns: Vec<&str> = skips.iter().map(|s| s.pattern.as_str()).collect();
     let run = selection.skipping(&patterns);
     let argv = ginkgo_argv(&bundle, &run, opts, kubeconfig.path(), &dir);
     let t = Instant::now();
@@ -264,8 +264,8 @@ where
     r
 }
 
-/// The first image skip whose pattern matches the spec.
-fn image_skip<'a>(skips: &'a [ImageSkip], text: &str) -> Option<&'a ImageSkip> {
+/// The first skip whose pattern matches the spec.
+fn skip_of<'a>(skips: &'a [Skip], text: &str) -> Option<&'a Skip> {
     skips.iter().find(|s| {
         regex::Regex::new(&s.pattern)
             .map(|re| re.is_match(text))
