@@ -16,6 +16,9 @@ pub struct NodeNetwork;
 /// Where the node's CNI config goes (the plugins' default directory, kubelet's too).
 pub const CNI_CONF: &str = "/etc/cni/net.d/10-kdc.conf";
 pub const CNI_LOOPBACK: &str = "/etc/cni/net.d/99-loopback.conf";
+/// Kubernetes' config (containerd takes the first file by name): the same network with the
+/// portmap plugin chained, for pods' hostPorts. The sandboxes call the plugin with CNI_CONF.
+pub const CNI_CONFLIST: &str = "/etc/cni/net.d/05-kdc.conflist";
 
 #[async_trait::async_trait]
 impl Action for NodeNetwork {
@@ -57,9 +60,28 @@ pub fn script(plan: &Plan, node: &Node, kube: bool) -> String {
         );
     }
     if kube {
+        if let Some(list) = cni_conf(plan, node).as_deref().and_then(with_portmap) {
+            s += &format!("cat > {CNI_CONFLIST} <<'KDC'\n{list}\nKDC\n");
+        }
         s += &service_reject(&plan.service_cidr);
     }
     s
+}
+
+/// A plugin's config as a list with portmap chained after it (hostPort, also on 127.0.0.1).
+fn with_portmap(conf: &str) -> Option<String> {
+    let mut plugin: serde_json::Value = serde_json::from_str(conf).ok()?;
+    let obj = plugin.as_object_mut()?;
+    let version = obj.remove("cniVersion")?;
+    let name = obj.remove("name")?;
+    Some(
+        serde_json::json!({
+            "cniVersion": version,
+            "name": name,
+            "plugins": [plugin, {"type": "portmap", "capabilities": {"portMappings": true}}],
+        })
+        .to_string(),
+    )
 }
 
 /// Packets to the service network that kube-proxy did not translate (a port the Service does
@@ -110,6 +132,15 @@ KDC
     fn a_kubernetes_node_refuses_service_addresses_kube_proxy_did_not_translate() {
         let plan = crate::plan::for_env(&[("NUM_NODES", "1")]);
         let s = script(&plan, plan.master(), true);
+        assert!(
+            s.contains(r#"cat > /etc/cni/net.d/05-kdc.conflist <<'KDC'
+{"cniVersion":"0.3.1","name":"dindnet","plugins":[{"bridge":"dind0","hairpinMode":false,"ipMasq":true,"ipam":"#),
+            "{s}"
+        );
+        assert!(
+            s.contains(r#"{"capabilities":{"portMappings":true},"type":"portmap"}]}"#),
+            "{s}"
+        );
         assert!(
             s.ends_with(
                 "iptables -w -C FORWARD -d 10.96.0.0/12 -m conntrack ! --ctstate DNAT -j REJECT 2>/dev/null || iptables -w -I FORWARD -d 10.96.0.0/12 -m conntrack ! --ctstate DNAT -j REJECT\n\
