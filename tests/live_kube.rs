@@ -191,25 +191,25 @@ fn restore_keeps_the_cluster_and_the_users_kubeconfig() {
     assert_eq!(mode, 0o600);
 }
 
-/// A worker whose kubelet is stopped fails the kubernetes cell: the pod checks on it fail,
-/// and the blob in the log carries that node's kubelet journal, which says it was stopped.
-#[test]
-fn a_stopped_kubelet_fails_the_cell_and_the_blob_names_it() {
+/// Brings up cluster `id`, breaks its node-1 with `breakage` (a shell command in the node), runs
+/// the kubernetes cell on it, which must fail on that node's pod check, and gives `check` the
+/// cell's stderr and the directory its blob splits into; the cluster is cleaned afterwards.
+fn broken_worker_cell(id: &str, breakage: &str, check: impl Fn(&str, &Path)) {
     let Some((_one, image, dir, kubeconfig)) = kube_test() else {
         return;
     };
     let vars = [
-        ("CLUSTER_ID", "35"),
+        ("CLUSTER_ID", id),
         ("DIND_IMAGE", image.as_str()),
         ("KUBECONFIG", kubeconfig.to_str().unwrap()),
     ];
     ok(kdc(&vars, &["up"]));
     docker(&[
         "exec",
-        "kube-node-1-cluster-35",
-        "systemctl",
-        "stop",
-        "kubelet",
+        &format!("kube-node-1-cluster-{id}"),
+        "sh",
+        "-c",
+        breakage,
     ]);
     let artifacts = dir.path().join("artifacts");
     let o = kdc(
@@ -226,10 +226,11 @@ fn a_stopped_kubelet_fails_the_cell_and_the_blob_names_it() {
     let stdout = text(&o.stdout);
     let stderr = fails(o);
     assert!(
-        stderr.contains("FAIL kubernetes/service-by-name on kube-master-cluster-35"),
+        stderr.contains(&format!(
+            "FAIL kubernetes/service-by-name on kube-master-cluster-{id}"
+        )),
         "{stderr}"
     );
-    assert!(stderr.contains("PASS kubernetes/coredns"), "{stderr}");
     let log = dir.path().join("job.log");
     std::fs::write(&log, &stdout).unwrap();
     let split = dir.path().join("split");
@@ -242,11 +243,22 @@ fn a_stopped_kubelet_fails_the_cell_and_the_blob_names_it() {
             log.to_str().unwrap(),
         ],
     ));
-    let journal =
-        std::fs::read_to_string(split.join("service-kube-node-1-cluster-35-kubelet.log")).unwrap();
-    assert!(journal.contains("Stopped kubelet.service"), "{journal}");
+    check(&stderr, &split);
     ok(kdc(&vars, &["clean"]));
-    assert!(labelled("cluster-35").is_empty());
+    assert!(labelled(&format!("cluster-{id}")).is_empty());
+}
+
+/// A worker whose kubelet is stopped fails the kubernetes cell: the pod checks on it fail,
+/// and the blob in the log carries that node's kubelet journal, which says it was stopped.
+#[test]
+fn a_stopped_kubelet_fails_the_cell_and_the_blob_names_it() {
+    broken_worker_cell("35", "systemctl stop kubelet", |stderr, split| {
+        assert!(stderr.contains("PASS kubernetes/coredns"), "{stderr}");
+        let journal =
+            std::fs::read_to_string(split.join("service-kube-node-1-cluster-35-kubelet.log"))
+                .unwrap();
+        assert!(journal.contains("Stopped kubelet.service"), "{journal}");
+    });
 }
 
 /// A worker whose CNI configuration is gone fails the kubernetes cell: its pods get no
@@ -254,62 +266,16 @@ fn a_stopped_kubelet_fails_the_cell_and_the_blob_names_it() {
 /// (NetworkPluginNotReady, from kubelet through the API).
 #[test]
 fn a_broken_cni_fails_the_cell_and_the_blob_names_it() {
-    let Some((_one, image, dir, kubeconfig)) = kube_test() else {
-        return;
-    };
-    let vars = [
-        ("CLUSTER_ID", "36"),
-        ("DIND_IMAGE", image.as_str()),
-        ("KUBECONFIG", kubeconfig.to_str().unwrap()),
-    ];
-    ok(kdc(&vars, &["up"]));
-    docker(&[
-        "exec",
-        "kube-node-1-cluster-36",
-        "sh",
-        "-c",
-        "rm -f /etc/cni/net.d/*",
-    ]);
-    let artifacts = dir.path().join("artifacts");
-    let o = kdc(
-        &vars,
-        &[
-            "test",
-            "run",
-            "kubernetes",
-            "--use-existing",
-            "--artifacts",
-            artifacts.to_str().unwrap(),
-        ],
-    );
-    let stdout = text(&o.stdout);
-    let stderr = fails(o);
-    assert!(
-        stderr.contains("FAIL kubernetes/service-by-name on kube-master-cluster-36"),
-        "{stderr}"
-    );
-    let log = dir.path().join("job.log");
-    std::fs::write(&log, &stdout).unwrap();
-    let split = dir.path().join("split");
-    ok(kdc(
-        &[],
-        &[
-            "split-dump64",
-            "-o",
-            split.to_str().unwrap(),
-            log.to_str().unwrap(),
-        ],
-    ));
-    let nodes = std::fs::read_to_string(split.join("nodes.txt")).unwrap();
-    let node1 = &nodes[nodes
-        .find("Name:               kube-node-1-cluster-36")
-        .unwrap_or_else(|| panic!("{nodes}"))..];
-    assert!(node1.contains("NetworkPluginNotReady"), "{node1}");
-    // The node's CNI section shows the directory empty.
-    let cni = std::fs::read_to_string(split.join("cni-kube-node-1-cluster-36.txt")).unwrap();
-    assert!(!cni.contains("10-kdc.conf"), "{cni}");
-    ok(kdc(&vars, &["clean"]));
-    assert!(labelled("cluster-36").is_empty());
+    broken_worker_cell("36", "rm -f /etc/cni/net.d/*", |_, split| {
+        let nodes = std::fs::read_to_string(split.join("nodes.txt")).unwrap();
+        let node1 = &nodes[nodes
+            .find("Name:               kube-node-1-cluster-36")
+            .unwrap_or_else(|| panic!("{nodes}"))..];
+        assert!(node1.contains("NetworkPluginNotReady"), "{node1}");
+        // The node's CNI section shows the directory empty.
+        let cni = std::fs::read_to_string(split.join("cni-kube-node-1-cluster-36.txt")).unwrap();
+        assert!(!cni.contains("kdc.conf"), "{cni}");
+    });
 }
 
 /// `(name, classname, system-out)` of every test case of a JUnit file kdc wrote (its own

@@ -10,8 +10,7 @@ use crate::KdcError;
 use crate::cli::{ClusterOnlyArgs, E2eArgs};
 use crate::cluster::{UpOptions, spec::HostFacts};
 use crate::e2e::E2eOptions;
-use crate::signal::Stop;
-use crate::suite::cell::{self, CellOptions};
+use crate::suite::cell::CellOptions;
 
 /// `<cache>/e2e`: where `images/e2e/build.sh` leaves each release's bundle.
 pub(crate) fn bundles(cx: &Ctx<'_>) -> PathBuf {
@@ -92,21 +91,7 @@ pub fn run(cx: &Ctx<'_>, args: &E2eArgs, serial: bool) -> Result<ExitCode, KdcEr
         max_blob_bytes: super::ci::max_blob_bytes(cx, &args.max)?,
         e2e: Some(e2e),
     };
-    let result = cx.block_on(async {
-        let docker = cx.connect(&endpoint).await?;
-        let mut stdout = std::io::stdout();
-        Ok(cell::run(
-            &docker,
-            &docker,
-            &plan,
-            &[],
-            &opts,
-            &cx.events,
-            &Stop::process(),
-            &mut stdout,
-        )
-        .await)
-    })?;
+    let result = super::test::run_cell(cx, &endpoint, &plan, &[], &opts)?;
     let s = &result.stats;
     let mut summary = format!(
         "e2e: {} passed, {} failed, {} skipped\nJUnit: {}\n",

@@ -80,21 +80,7 @@ pub fn run(cx: &Ctx<'_>, args: &TestRunArgs) -> Result<ExitCode, KdcError> {
         max_blob_bytes: super::ci::max_blob_bytes(cx, &args.max)?,
         e2e: None,
     };
-    let result = cx.block_on(async {
-        let docker = cx.connect(&endpoint).await?;
-        let mut stdout = std::io::stdout();
-        Ok(cell::run(
-            &docker,
-            &docker,
-            &plan,
-            &selected,
-            &opts,
-            &cx.events,
-            &Stop::process(),
-            &mut stdout,
-        )
-        .await)
-    })?;
+    let result = run_cell(cx, &endpoint, &plan, &selected, &opts)?;
     let s = &result.stats;
     let mut summary = format!(
         "{}: {} passed, {} failed, {} skipped\nJUnit: {}\n",
@@ -130,6 +116,31 @@ pub fn run(cx: &Ctx<'_>, args: &TestRunArgs) -> Result<ExitCode, KdcError> {
     } else {
         "every check was skipped: nothing was tested (see the reasons above)".into()
     }))
+}
+
+/// Runs one cell on the engine, its blob on failure to stdout (the CI log).
+pub(crate) fn run_cell(
+    cx: &Ctx<'_>,
+    endpoint: &crate::runtime::endpoint::Endpoint,
+    plan: &crate::plan::Plan,
+    suites: &[(crate::suite::Suite, Vec<String>)],
+    opts: &CellOptions,
+) -> Result<cell::CellResult, KdcError> {
+    cx.block_on(async {
+        let docker = cx.connect(endpoint).await?;
+        let mut stdout = std::io::stdout();
+        Ok(cell::run(
+            &docker,
+            &docker,
+            plan,
+            suites,
+            opts,
+            &cx.events,
+            &Stop::process(),
+            &mut stdout,
+        )
+        .await)
+    })
 }
 
 /// The artifacts directory (`--artifacts`, else `$ARTIFACTS`, else `./_artifacts`) and kdc's

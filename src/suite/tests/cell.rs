@@ -36,7 +36,8 @@ fn engine(plan: &Plan) -> Fake {
     fake
 }
 
-fn options(artifacts: &std::path::Path) -> CellOptions {
+/// A cell's options for the fake: short timeouts, no host checks (shared with `pods`).
+pub(super) fn options(artifacts: &std::path::Path) -> CellOptions {
     CellOptions {
         up: UpOptions {
             systemd_timeout: Duration::from_millis(500),

@@ -9,13 +9,13 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use super::cell::options;
 use super::*;
-use crate::cluster::UpOptions;
 use crate::report::{EventKind, Outcome, Recorder};
 use crate::runtime::ExecRequest;
 use crate::runtime::fake::Fake;
 use crate::signal::Stop;
-use crate::suite::cell::{self, CellOptions, CellResult};
+use crate::suite::cell::{self, CellResult};
 use crate::suite::pods;
 
 const ADMIN: &str = "kubectl --kubeconfig /etc/kubernetes/admin.conf";
@@ -318,24 +318,6 @@ fn engine(plan: &Plan, kube: bool, start: String, answer: Answer) -> (Fake, Seen
         Ok(Fake::systemd_running(req))
     });
     (fake, seen)
-}
-
-fn options(artifacts: &std::path::Path) -> CellOptions {
-    CellOptions {
-        up: UpOptions {
-            systemd_timeout: Duration::from_millis(500),
-            ..UpOptions::default()
-        },
-        use_existing: false,
-        retain: false,
-        targets: TargetsKind::Local,
-        host_possible: Err("remote".into()),
-        artifacts: artifacts.to_path_buf(),
-        dump_timeout: Duration::from_secs(5),
-        retries: 0,
-        max_blob_bytes: None,
-        e2e: None,
-    }
 }
 
 /// A cell of the suite `text`: its result, every case as (class, name, outcome, output), and
