@@ -35,32 +35,21 @@ pub struct E2eResult {
 /// A step of the run that failed before any spec ran: its message.
 type StepError = String;
 
-/// Runs the e2e specs `opts` selects on the cluster of `plan` and reports each as a case.
+/// The cluster a run tests and where its files go.
+pub struct Target<'a> {
+    pub provider: &'a dyn Provider,
+    pub exec: &'a dyn NodeExec,
+    pub plan: &'a Plan,
+    /// The artifacts directory: the run's files go to its `e2e` (`e2e-2`, …).
+    pub artifacts: &'a Path,
+}
+
+/// Runs the e2e specs `opts` selects on the target's cluster and reports each as a case.
 /// Steps that fail before the specs run are one failed case of class `kdc` (`E2e`).
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    provider: &dyn Provider,
-    exec: &dyn NodeExec,
-    plan: &Plan,
-    opts: &E2eOptions,
-    artifacts: &Path,
-    events: &Emitter,
-    stop: &Stop,
-) -> E2eResult {
+pub async fn run(t: &Target<'_>, opts: &E2eOptions, events: &Emitter, stop: &Stop) -> E2eResult {
     let started = Instant::now();
     let mut result = E2eResult::default();
-    match run_steps(
-        provider,
-        exec,
-        plan,
-        opts,
-        artifacts,
-        events,
-        stop,
-        &mut result,
-    )
-    .await
-    {
+    match run_steps(t, opts, events, stop, &mut result).await {
         Ok(()) => {}
         Err(message) => {
             result.stats.failed += 1;
@@ -76,17 +65,19 @@ pub async fn run(
     result
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_steps(
-    provider: &dyn Provider,
-    exec: &dyn NodeExec,
-    plan: &Plan,
+    t: &Target<'_>,
     opts: &E2eOptions,
-    artifacts: &Path,
     events: &Emitter,
     stop: &Stop,
     result: &mut E2eResult,
 ) -> Result<(), StepError> {
+    let Target {
+        provider,
+        exec,
+        plan,
+        artifacts,
+    } = *t;
     let release = cluster::image_kubernetes(provider, &plan.image)
         .await
         .map_err(|e| e.to_string())?

@@ -247,8 +247,18 @@ pub async fn run(
         .as_ref()
         .filter(|_| !result.up_failed && !result.interrupted)
     {
-        let r =
-            crate::e2e::run::run(provider, exec, plan, e2e, &opts.artifacts, events, stop).await;
+        let r = crate::e2e::run::run(
+            &crate::e2e::run::Target {
+                provider,
+                exec,
+                plan,
+                artifacts: &opts.artifacts,
+            },
+            e2e,
+            events,
+            stop,
+        )
+        .await;
         result.stats.passed += r.stats.passed;
         result.stats.failed += r.stats.failed;
         result.stats.skipped += r.stats.skipped;
