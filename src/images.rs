@@ -43,6 +43,11 @@ const FILES: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        "e2e/sh/main.go",
+        include_str!("../images/e2e/sh/main.go"),
+        false,
+    ),
+    (
         "kube/build-go.sh",
         include_str!("../images/kube/build-go.sh"),
         false,

@@ -49,7 +49,7 @@ label_of() {
     docker image inspect -f "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null | sed 's/^<no value>$//' || true
 }
 # Contents only, never paths: `kdc image build e2e` runs a copy of this recipe from a temp dir.
-hash="$(sha256sum <"$here/build.sh"; sha256sum <"$images/kube/build-go.sh"
+hash="$(sha256sum <"$here/build.sh"; sha256sum <"$here/sh/main.go"; sha256sum <"$images/kube/build-go.sh"
     printf '%s\n' "$(go version)" "$(label_of "$node" io.kdc.image.inputs)" \
         "$(label_of kdc/e2e-base:bookworm io.kdc.image.inputs)")"
 hash="$(printf '%s' "$hash" | sha256sum | cut -c1-64)"
@@ -112,9 +112,9 @@ agnhost_lines=(
     'ENTRYPOINT ["/agnhost"]'
     'CMD ["pause"]'
 )
-busybox() { # tag: busybox's applets, static, as upstream's image; sh is a static bash, because
-    # busybox's ash drops environment variables whose names are not shell identifiers
-    # (`data-1`, `1-x`), which the Secrets and ConfigMap env specs run `sh -c env` to see.
+busybox() { # tag: busybox's applets, static, as upstream's image; sh is kdc's shim (sh/main.go):
+    # busybox's ash, or a static bash when the environment holds names ash would drop (the
+    # Secrets and ConfigMap env specs), so both ash's messages and those variables are as upstream.
     local root="$stage/busybox"
     mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/var/spool/mail" "$root/home"
     chmod 1777 "$root/tmp"
@@ -125,7 +125,11 @@ busybox() { # tag: busybox's applets, static, as upstream's image; sh is a stati
     "$root/bin/busybox" --list | while read -r applet; do
         case "$applet" in busybox | sh | bash) ;; *) ln -sf busybox "$root/bin/$applet" ;; esac
     done
-    ln -sf bash "$root/bin/sh"
+    mkdir -p "$stage/sh"
+    cp "$here/sh/main.go" "$stage/sh/"
+    printf 'module kdc.local/build/sh\n\ngo 1.24\n' >"$stage/sh/go.mod"
+    (cd "$stage/sh" && CGO_ENABLED=0 GOFLAGS= GOWORK=off go build -trimpath -ldflags '-s -w' -o "$root/bin/sh" .) \
+        || die "building kdc's sh for the busybox image failed"
     printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$root/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
     tar --numeric-owner --owner=0 --group=0 -C "$root" -c . \
