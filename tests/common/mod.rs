@@ -32,13 +32,17 @@ pub fn docker_ready() -> bool {
 /// they name another DIND_IMAGE (the Kubernetes tests do).
 pub const BARE_IMAGE: &str = "kdc/node:bookworm";
 
-/// `kdc` with a clean environment (PATH, CI=true, DOCKER_HOST if set, DIND_IMAGE=kdc/node:bookworm
-/// unless given, and the given variables), in the temp dir.
+/// `kdc` with a clean environment (PATH, HOME, CI=true, DOCKER_HOST if set,
+/// DIND_IMAGE=kdc/node:bookworm unless given, and the given variables), in the temp dir. HOME is
+/// where the image recipes keep their caches (`kdc e2e` runs the e2e bundle's recipe).
 pub fn kdc_command(vars: &[(&str, &str)], args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kdc"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("CI", "true");
+    if let Ok(home) = std::env::var("HOME") {
+        c.env("HOME", home);
+    }
     if !vars.iter().any(|(k, _)| *k == "DIND_IMAGE") {
         c.env("DIND_IMAGE", BARE_IMAGE);
     }
