@@ -32,16 +32,22 @@ pub fn docker_ready() -> bool {
 /// they name another DIND_IMAGE (the Kubernetes tests do).
 pub const BARE_IMAGE: &str = "kdc/node:bookworm";
 
-/// `kdc` with a clean environment (PATH, HOME, CI=true, DOCKER_HOST if set,
-/// DIND_IMAGE=kdc/node:bookworm unless given, and the given variables), in the temp dir. HOME is
-/// where the image recipes keep their caches (`kdc e2e` runs the e2e bundle's recipe).
+/// `kdc` with a clean environment (PATH, CI=true, DOCKER_HOST if set, KDC_CACHE,
+/// DIND_IMAGE=kdc/node:bookworm unless given, and the given variables), in the temp dir.
+/// KDC_CACHE is this user's cache of the image recipes (`kdc e2e` runs the e2e bundle's recipe,
+/// which finds it up to date there); HOME is not passed, so no test writes ~/.kube/config.
 pub fn kdc_command(vars: &[(&str, &str)], args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kdc"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("CI", "true");
-    if let Ok(home) = std::env::var("HOME") {
-        c.env("HOME", home);
+    let cache = std::env::var("KDC_CACHE").ok().or_else(|| {
+        std::env::var("HOME")
+            .ok()
+            .map(|h| format!("{h}/.cache/kdc"))
+    });
+    if let Some(cache) = cache {
+        c.env("KDC_CACHE", cache);
     }
     if !vars.iter().any(|(k, _)| *k == "DIND_IMAGE") {
         c.env("DIND_IMAGE", BARE_IMAGE);
