@@ -78,13 +78,18 @@ async fn run_steps(
         plan,
         artifacts,
     } = *t;
-    let release = cluster::image_kubernetes(provider, &plan.image)
+    // The release the master runs, whatever the configuration says now.
+    let image = match provider.container(&plan.master().name).await {
+        Ok(Some(c)) => c.image,
+        Ok(None) => plan.image.clone(),
+        Err(e) => return Err(e.to_string()),
+    };
+    let release = cluster::image_kubernetes(provider, &image)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| {
             format!(
-                "the node image {} carries no Kubernetes: e2e needs a cluster brought up with the kubeadm bootstrapper",
-                plan.image
+                "the node image {image} carries no Kubernetes: e2e needs a cluster brought up with the kubeadm bootstrapper"
             )
         })?;
     let bundle = Bundle::open(&opts.bundles, &release)?;
