@@ -48,7 +48,7 @@ fn focused_network_conformance_passes_on_a_three_node_cluster() {
     assert!(o.status.success(), "{out}\n{err}");
     // The summary: every selected spec passed or was skipped with a reason.
     let line = out.lines().find(|l| l.starts_with("e2e: ")).expect(&out);
-    let counts: Vec<usize> = line
+    let counts: Vec<usize> = line["e2e: ".len()..]
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|n| n.parse().ok())
         .collect();
