@@ -349,6 +349,9 @@ async fn dry_run(
     if !selection.skip.is_empty() {
         args.push(format!("--ginkgo.skip={}", selection.skip));
     }
+    if !selection.labels.is_empty() {
+        args.push(format!("--ginkgo.label-filter={}", selection.labels));
+    }
     let out = tokio::process::Command::new(bundle.bin("e2e.test"))
         .args(&args)
         .current_dir(dir)
@@ -388,6 +391,9 @@ pub fn ginkgo_argv(
     ];
     if !selection.skip.is_empty() {
         argv.push(format!("--skip={}", selection.skip));
+    }
+    if !selection.labels.is_empty() {
+        argv.push(format!("--label-filter={}", selection.labels));
     }
     argv.push(bundle.bin("e2e.test").display().to_string());
     argv.push("--".into());
@@ -618,5 +624,6 @@ mod tests {
         );
         assert_eq!(argv[1], "--procs=1");
         assert!(!argv.iter().any(|a| a.starts_with("--skip=")), "{argv:?}");
+        assert_eq!(argv[5], "--label-filter=Serial", "{argv:?}");
     }
 }
