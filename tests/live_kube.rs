@@ -322,6 +322,8 @@ fn the_ipv6_suites_pod_checks_run_in_real_pods() {
     let id = "37";
     let vars = [
         ("CLUSTER_ID", id),
+        // 172.18 + the cluster ID would leave 172.16.0.0/12.
+        ("NAT64_V4_SUBNET_PREFIX", "10.100"),
         ("DIND_IMAGE", image.as_str()),
         ("KUBECONFIG", kubeconfig.to_str().unwrap()),
     ];
