@@ -19,8 +19,9 @@ export DEBIAN_FRONTEND=noninteractive
 #    runs junitparser, a real JUnit consumer; hyperfine: benchmarks; time: GNU /usr/bin/time (RSS);
 #    socat, stunnel4, openssl, openssh: the live tests reach the engine over tcp://, TLS and
 #    ssh:// (stunnel, not socat, for TLS: socat cannot resume a session with client certs).
-#    gcc, libc6-dev, libseccomp-dev: runc's cgo parts and seccomp, for the Kubernetes node image.
-packages=(docker.io iptables iproute2 mmdebstrap xz-utils libxml2-utils python3 python3-venv hyperfine procps time socat stunnel4 openssl openssh-server openssh-client gcc libc6-dev libseccomp-dev ca-certificates curl)
+#    gcc, libc6-dev, libseccomp-dev: runc's cgo parts and seccomp, for the Kubernetes node image;
+#    chromium: the live matrix test renders `kdc report`'s page in headless Chromium.
+packages=(docker.io iptables iproute2 mmdebstrap xz-utils libxml2-utils python3 python3-venv hyperfine procps time socat stunnel4 openssl openssh-server openssh-client gcc libc6-dev libseccomp-dev ca-certificates curl chromium)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
