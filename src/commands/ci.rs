@@ -269,6 +269,7 @@ pub fn run(cx: &Ctx<'_>, args: &CiRunArgs) -> Result<ExitCode, KdcError> {
         .filter(|p| p.cell.e2e.is_some())
         .flat_map(|p| p.plans.iter().map(|pl| pl.k8s_version.as_str()))
         .collect();
+    versions.sort_unstable();
     versions.dedup();
     for v in versions {
         super::e2e::ensure_bundle(cx, v)?;

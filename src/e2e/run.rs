@@ -112,7 +112,7 @@ async fn run_steps(
     )
     .await?;
 
-    let dir = fresh_dir(artifacts, "e2e");
+    let dir = crate::suite::cell::fresh_dir(artifacts, "e2e");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     result.dir = Some(dir.clone());
 
@@ -529,13 +529,6 @@ pub fn fold(run: &E2eRun, events: &Emitter, stats: &mut Stats) {
             output,
         });
     }
-}
-
-fn fresh_dir(parent: &Path, name: &str) -> PathBuf {
-    std::iter::once(parent.join(name))
-        .chain((2..).map(|n| parent.join(format!("{name}-{n}"))))
-        .find(|p| !p.exists())
-        .expect("an unbounded sequence has a free name")
 }
 
 fn tail(text: &str, n: usize) -> String {

@@ -259,9 +259,7 @@ pub async fn run(
             stop,
         )
         .await;
-        result.stats.passed += r.stats.passed;
-        result.stats.failed += r.stats.failed;
-        result.stats.skipped += r.stats.skipped;
+        result.stats.merge(&r.stats);
         result.interrupted |= r.interrupted;
         result.e2e_dir = r.dir;
     }
@@ -569,7 +567,7 @@ async fn dump(
 }
 
 /// `<parent>/<name>`, or the first of `<name>-2`, `<name>-3`, … that does not exist.
-fn fresh_dir(parent: &std::path::Path, name: &str) -> PathBuf {
+pub(crate) fn fresh_dir(parent: &std::path::Path, name: &str) -> PathBuf {
     std::iter::once(parent.join(name))
         .chain((2..).map(|n| parent.join(format!("{name}-{n}"))))
         .find(|p| !p.exists())

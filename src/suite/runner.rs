@@ -42,6 +42,13 @@ impl Stats {
         }
     }
 
+    /// Adds another run's counts (a cell's e2e specs to its checks').
+    pub fn merge(&mut self, other: &Stats) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
+
     pub fn total(&self) -> usize {
         self.passed + self.failed + self.skipped
     }
